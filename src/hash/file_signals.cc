@@ -1,0 +1,139 @@
+#include "safeguard/hash/file_signals.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+namespace safeguard {
+namespace {
+
+// Closes a file descriptor on every path out.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// Reads up to `size` bytes; returns the count read (short only at end of file).
+Result<size_t> ReadFully(int fd, uint8_t* buf, size_t size, const std::string& path) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, buf + done, size - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError(path + ": read failed: " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+Result<FileSignals> SignalsOfImage(const uint8_t* data, size_t size, const SignalOptions& options,
+                                   std::string_view name) {
+  FileSignals s;
+  s.is_image = true;
+  s.digests = DigestBytes(data, size);
+  DecodeOptions decode = options.decode;
+  if (options.pdq_mode == PdqMode::kFast) decode.shrink_to_min_side = options.fast_min_side;
+  Result<RgbImage> image = DecodeImage(data, size, decode, name);
+  if (!image.ok()) return image.status();
+  s.width = image->original_width;
+  s.height = image->original_height;
+  s.format = image->format;
+  const RgbView view{image->pixels.data(), image->width, image->height, 3 * image->width};
+  s.pdq = options.pdq_mode == PdqMode::kReference512 ? PdqHashReference512(view, options.dihedral)
+                                                     : PdqHashRgb(view, options.dihedral);
+  return s;
+}
+
+}  // namespace
+
+std::string_view PdqModeName(PdqMode mode) {
+  switch (mode) {
+    case PdqMode::kCanonical: return "canonical";
+    case PdqMode::kFast: return "fast";
+    case PdqMode::kReference512: return "reference512";
+  }
+  return "unknown";
+}
+
+Result<PdqMode> ParsePdqMode(std::string_view name) {
+  for (PdqMode m : {PdqMode::kCanonical, PdqMode::kFast, PdqMode::kReference512}) {
+    if (PdqModeName(m) == name) return m;
+  }
+  return Status::InvalidArgument("unknown PDQ mode '" + std::string(name) +
+                                 "' (expected canonical, fast or reference512)");
+}
+
+Result<FileSignals> ComputeSignals(const uint8_t* data, size_t size, const SignalOptions& options,
+                                   std::string_view name) {
+  if (SniffImageFormat(data, size).empty()) {
+    FileSignals s;
+    s.digests = DigestBytes(data, size);
+    return s;
+  }
+  return SignalsOfImage(data, size, options, name);
+}
+
+Result<FileSignals> ComputeFileSignals(const std::string& path, const SignalOptions& options) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
+    return Status::IoError(path + ": cannot open: " + std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return Status::IoError(path + ": cannot stat: " + std::strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + ": is a directory");
+
+  uint8_t head[64];
+  Result<size_t> head_size = ReadFully(fd.get(), head, sizeof(head), path);
+  if (!head_size.ok()) return head_size.status();
+  const bool image = !SniffImageFormat(head, *head_size).empty();
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+
+  if (image && file_size > options.decode.limits.max_file_bytes) {
+    return Status::LimitExceeded(path + ": " + std::to_string(file_size) +
+                                 " bytes exceeds max_file_bytes " +
+                                 std::to_string(options.decode.limits.max_file_bytes));
+  }
+  if (image) {
+    // Images are bounded by max_file_bytes: read once, digest and decode the
+    // same bytes.
+    std::vector<uint8_t> bytes(file_size);
+    std::memcpy(bytes.data(), head, *head_size);
+    Result<size_t> rest = ReadFully(fd.get(), bytes.data() + *head_size, bytes.size() - *head_size, path);
+    if (!rest.ok()) return rest.status();
+    bytes.resize(*head_size + *rest);  // the file may have shrunk meanwhile
+    return SignalsOfImage(bytes.data(), bytes.size(), options, path);
+  }
+  // Anything else may be huge: stream it through the digests.
+  FileSignals s;
+  Digester digester;
+  digester.Update(head, *head_size);
+  std::vector<uint8_t> buf(size_t{1} << 20);
+  while (true) {
+    Result<size_t> n = ReadFully(fd.get(), buf.data(), buf.size(), path);
+    if (!n.ok()) return n.status();
+    digester.Update(buf.data(), *n);
+    if (*n < buf.size()) break;
+  }
+  s.digests = digester.Finish();
+  return s;
+}
+
+}  // namespace safeguard

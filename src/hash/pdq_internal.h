@@ -1,0 +1,66 @@
+// Internals shared by the PDQ implementations: the blur kernels, the simple
+// oracle, and the steps after the 64x64 downsample. Not part of the API.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "safeguard/hash/pdq.h"
+
+namespace safeguard::pdq_internal {
+
+// Which implementation of the blur+decimate stage to run.
+enum class Kernel {
+  kOracle,  // full-size float buffers, the reference's loops as written
+  kSse2,    // streamed, vectorised by the compiler for baseline x86-64
+  kAvx2,
+  kAvx512,
+};
+
+// The fastest kernel this CPU supports (never kOracle).
+Kernel BestKernel();
+std::string_view KernelName(Kernel k);
+bool KernelSupported(Kernel k);
+
+// The reference's Jarosz box-filter window for downsampling a side of
+// `old_dim` pixels to 64: ceil-ish of old_dim / 128.
+inline int JaroszWindow(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64); }
+
+// Source row/column index of each of the 64 decimated samples, as the
+// reference computes it (in double precision).
+void DecimationIndices(int in_size, int out[64]);
+
+// The reference's float luma, 0.299 R + 0.587 G + 0.114 B, evaluated in that
+// order in single precision. Tables of the three products per byte value.
+struct LumaTables {
+  float r[256];
+  float g[256];
+  float b[256];
+};
+const LumaTables& Luma();
+
+// Blur (two passes of rows-then-columns box filters) and decimate to 64x64,
+// exactly as the reference. REQUIRES: width, height >= kPdqMinDimension.
+void BlurDecimateOracle(const RgbView& image, float out[64][64]);
+
+// The streamed kernels need BlurScratchFloats(width, height) floats of
+// scratch memory (a few rows' worth, not the image).
+size_t BlurScratchFloats(int width, int height);
+void BlurDecimateSse2(const RgbView& image, float* scratch, float out[64][64]);
+void BlurDecimateAvx2(const RgbView& image, float* scratch, float out[64][64]);
+void BlurDecimateAvx512(const RgbView& image, float* scratch, float out[64][64]);
+// Runs one of the four, allocating the scratch.
+void BlurDecimate(const RgbView& image, Kernel kernel, float out[64][64]);
+
+// Quality, DCT, median threshold and dihedral hashes from the 64x64 buffer.
+PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral);
+
+// The whole canonical hash with a chosen kernel (tests compare kernels).
+PdqHashes PdqHashRgbWithKernel(const RgbView& image, bool dihedral, Kernel kernel);
+
+// The whole reference hash written as the reference's loops, for property
+// tests of every step: luma buffer, blur, decimation, quality, DCT, Torben
+// median, bits. Shares nothing with the fast path but the luma tables.
+PdqHashes PdqHashOracle(const RgbView& image, bool dihedral);
+
+}  // namespace safeguard::pdq_internal
