@@ -1,0 +1,265 @@
+// safeguard-bench: one benchmark program for the project, a subcommand per
+// area, one JSON object per measurement per line (see bench/README.md).
+//
+//   safeguard-bench image --corpus DIR [--min-seconds S] [--fast-min-side N]
+//
+// Every measurement runs on one thread, so the figures are per core.
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../src/hash/pdq_internal.h"
+#include "safeguard/hash/file_signals.h"
+#include "safeguard/hash/pdq.h"
+#include "safeguard/media/image.h"
+
+namespace {
+
+using namespace safeguard;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string MachineDescription() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, model = "unknown CPU";
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      model = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
+}
+
+struct CorpusFile {
+  std::string path;
+  std::string group;  // first folder under the corpus root: large, medium, small, other
+  std::vector<uint8_t> bytes;
+  int width = 0, height = 0;
+};
+
+std::vector<CorpusFile> LoadCorpus(const std::string& root) {
+  std::vector<CorpusFile> files;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    CorpusFile f;
+    f.path = e.path().string();
+    f.group = fs::relative(e.path(), root).begin()->string();
+    std::ifstream in(f.path, std::ios::binary);
+    f.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (SniffImageFormat(f.bytes.data(), f.bytes.size()).empty()) continue;
+    files.push_back(std::move(f));
+  }
+  std::sort(files.begin(), files.end(),
+            [](const CorpusFile& a, const CorpusFile& b) { return a.path < b.path; });
+  return files;
+}
+
+// Runs `one(i)` over all items, round after round, until min_seconds have
+// passed (at least one round); returns seconds per item.
+double TimePerItem(size_t items, double min_seconds, const std::function<void(size_t)>& one) {
+  size_t done = 0;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    for (size_t i = 0; i < items; ++i) one(i);
+    done += items;
+    elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  } while (elapsed < min_seconds);
+  return elapsed / static_cast<double>(done);
+}
+
+void Emit(nlohmann::ordered_json j) { std::cout << j.dump() << std::endl; }
+
+int RunImage(const std::string& corpus_dir, double min_seconds, int fast_min_side) {
+  if (Status s = InitializeImageDecoding(); !s.ok()) {
+    std::cerr << s.ToString() << "\n";
+    return 2;
+  }
+  std::vector<CorpusFile> corpus = LoadCorpus(corpus_dir);
+  if (corpus.empty()) {
+    std::cerr << "no images under " << corpus_dir << " (run bench/make-image-corpus.sh)\n";
+    return 2;
+  }
+  const std::string machine = MachineDescription();
+  DecodeOptions full;
+  DecodeOptions reduced;
+  reduced.shrink_to_min_side = fast_min_side;
+
+  // Decode everything once: dimensions for the workloads, pixels for the core.
+  std::vector<RgbImage> pixels(corpus.size());
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    Result<RgbImage> img = DecodeImage(corpus[i].bytes.data(), corpus[i].bytes.size(), full, corpus[i].path);
+    if (!img.ok()) {
+      std::cerr << img.status().ToString() << "\n";
+      return 2;
+    }
+    corpus[i].width = img->width;
+    corpus[i].height = img->height;
+    pixels[i] = std::move(*img);
+  }
+
+  // Workloads: all images, and the 12 MP class alone (the core's floor).
+  struct Workload {
+    std::string name;
+    std::vector<size_t> items;
+  };
+  std::vector<Workload> workloads = {{"all", {}}, {"large-12mp", {}}};
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    workloads[0].items.push_back(i);
+    const double mp = corpus[i].width * static_cast<double>(corpus[i].height) / 1e6;
+    if (mp >= 10.0) workloads[1].items.push_back(i);
+  }
+
+  auto view = [&](size_t i) {
+    return RgbView{pixels[i].pixels.data(), pixels[i].width, pixels[i].height, 3 * pixels[i].width};
+  };
+  auto decode = [&](size_t i, const DecodeOptions& o) {
+    Result<RgbImage> img = DecodeImage(corpus[i].bytes.data(), corpus[i].bytes.size(), o, corpus[i].path);
+    if (!img.ok()) std::abort();
+    return std::move(*img);
+  };
+  // End to end includes reading the file (from the page cache).
+  auto read_file = [&](size_t i) {
+    std::ifstream in(corpus[i].path, std::ios::binary);
+    return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  auto end_to_end = [&](size_t i, const DecodeOptions& o) {
+    std::vector<uint8_t> bytes = read_file(i);
+    Result<RgbImage> img = DecodeImage(bytes.data(), bytes.size(), o, corpus[i].path);
+    if (!img.ok()) std::abort();
+    volatile int q = PdqHashRgb(RgbView{img->pixels.data(), img->width, img->height, 3 * img->width}, true).quality;
+    (void)q;
+  };
+
+  for (const Workload& w : workloads) {
+    if (w.items.empty()) continue;
+    double megapixels = 0;
+    for (size_t i : w.items) megapixels += corpus[i].width * static_cast<double>(corpus[i].height) / 1e6;
+    megapixels /= static_cast<double>(w.items.size());
+    auto at = [&](size_t k) { return w.items[k]; };
+    struct Row {
+      std::string impl;
+      double seconds;
+    };
+    std::vector<Row> rows;
+    const size_t n = w.items.size();
+    rows.push_back({"decode-full", TimePerItem(n, min_seconds, [&](size_t k) { decode(at(k), full); })});
+    rows.push_back({"decode-reduced", TimePerItem(n, min_seconds, [&](size_t k) { decode(at(k), reduced); })});
+    rows.push_back({"pdq-canonical-end-to-end",
+                    TimePerItem(n, min_seconds, [&](size_t k) { end_to_end(at(k), full); })});
+    rows.push_back({"pdq-fast-end-to-end",
+                    TimePerItem(n, min_seconds, [&](size_t k) { end_to_end(at(k), reduced); })});
+    rows.push_back({"pdq-core-canonical", TimePerItem(n, min_seconds, [&](size_t k) {
+                      volatile int q = PdqHashRgb(view(at(k)), true).quality;
+                      (void)q;
+                    })});
+    // The peer: the reference algorithm as published, loops as written.
+    rows.push_back({"pdq-core-reference-algorithm", TimePerItem(n, min_seconds / 4, [&](size_t k) {
+                      volatile int q = pdq_internal::PdqHashOracle(view(at(k)), true).quality;
+                      (void)q;
+                    })});
+    SignalOptions sig;
+    rows.push_back({"file-signals-canonical", TimePerItem(n, min_seconds, [&](size_t k) {
+                      if (!ComputeFileSignals(corpus[at(k)].path, sig).ok()) std::abort();
+                    })});
+    for (const Row& r : rows) {
+      nlohmann::ordered_json j;
+      j["bench"] = "image";
+      j["workload"] = w.name;
+      j["impl"] = r.impl;
+      j["images"] = n;
+      j["mean_megapixels"] = std::round(megapixels * 100) / 100;
+      j["images_per_s"] = std::round(100 / r.seconds) / 100;
+      j["ms_per_image"] = std::round(r.seconds * 1e5) / 100;
+      j["kernel"] = std::string(PdqKernelName());
+      j["threads"] = 1;
+      j["machine"] = machine;
+      Emit(j);
+    }
+    auto seconds_of = [&](const std::string& impl) {
+      for (const Row& r : rows)
+        if (r.impl == impl) return r.seconds;
+      return 0.0;
+    };
+    auto ratio = [&](const std::string& a, const std::string& b, const std::string& meaning) {
+      nlohmann::ordered_json j;
+      j["bench"] = "image";
+      j["workload"] = w.name;
+      j["ratio"] = a + " / " + b;
+      j["value"] = std::round(seconds_of(a) / seconds_of(b) * 1000) / 1000;
+      j["meaning"] = meaning;
+      Emit(j);
+    };
+    ratio("pdq-fast-end-to-end", "decode-reduced", "time of fast mode over its decode floor (floor: <= 1.3)");
+    ratio("pdq-core-reference-algorithm", "pdq-core-canonical", "speed-up of the core over the reference algorithm");
+    ratio("pdq-canonical-end-to-end", "pdq-fast-end-to-end", "speed-up of fast over canonical mode");
+  }
+
+  // Accuracy of the fast mode: distance to the canonical hash, per image.
+  std::vector<int> distances;
+  std::vector<int> shrunk_distances;
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    const PdqHashes canonical = PdqHashRgb(view(i));
+    if (canonical.quality < kPdqMinQuality) continue;
+    RgbImage small = decode(i, reduced);
+    const PdqHashes fast =
+        PdqHashRgb(RgbView{small.pixels.data(), small.width, small.height, 3 * small.width});
+    const int d = HammingDistance(canonical.hash, fast.hash);
+    distances.push_back(d);
+    if (small.width != pixels[i].width) shrunk_distances.push_back(d);
+  }
+  auto report = [&](const std::string& name, std::vector<int> d) {
+    if (d.empty()) return;
+    std::sort(d.begin(), d.end());
+    double mean = 0;
+    for (int x : d) mean += x;
+    mean /= static_cast<double>(d.size());
+    const size_t p95 = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(d.size()))) - 1;
+    nlohmann::ordered_json j;
+    j["bench"] = "image";
+    j["workload"] = name;
+    j["metric"] = "fast-vs-canonical-hamming";
+    j["images"] = d.size();
+    j["fast_min_side"] = fast_min_side;
+    j["mean"] = std::round(mean * 100) / 100;
+    j["p95"] = d[p95];
+    j["max"] = d.back();
+    Emit(j);
+  };
+  report("all", distances);
+  report("shrunk-only", shrunk_distances);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"safeguard-bench: Safeguard's benchmarks, one JSON object per line"};
+  app.require_subcommand(1);
+  std::string corpus = "bench-corpus";
+  double min_seconds = 2.0;
+  int fast_min_side = safeguard::kDefaultFastMinSide;
+  CLI::App* image = app.add_subcommand("image", "Image decoding and PDQ hashing, per core");
+  image->add_option("--corpus", corpus, "Folder of images (bench/make-image-corpus.sh)")
+      ->capture_default_str();
+  image->add_option("--min-seconds", min_seconds, "Minimum time per measurement")
+      ->capture_default_str();
+  image->add_option("--fast-min-side", fast_min_side, "Fast mode's smallest decoded side")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);
+  return 0;
+}

@@ -1,0 +1,66 @@
+// The `safeguard` command line.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "hash_command.h"
+#include "safeguard/hash/pdq.h"
+#include "safeguard/media/image.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace safeguard;
+  CLI::App app{"Safeguard: fingerprint files and match them against lists of known material."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", kVersion);
+
+  cli::HashCommandOptions hash;
+  std::string mode = "canonical";
+  CLI::App* hash_cmd = app.add_subcommand(
+      "hash", "Print digests (MD5, SHA-1, SHA-256) and, for images, PDQ, as one JSON line per file.");
+  hash_cmd->add_option("paths", hash.paths, "Files and folders (folders are walked recursively)")
+      ->required();
+  hash_cmd->add_option("--mode", mode, "PDQ mode: canonical | fast | reference512")
+      ->check(CLI::IsMember({"canonical", "fast", "reference512"}))
+      ->capture_default_str();
+  hash_cmd->add_flag("--dihedral", hash.signals.dihedral,
+                     "Also print the PDQ hashes of the eight rotations and flips");
+  hash_cmd->add_option("-j,--jobs", hash.jobs, "Worker threads (default: one per core)")
+      ->check(CLI::Range(0, 256));
+  hash_cmd->add_flag("--apply-exif-orientation", hash.signals.decode.apply_exif_orientation,
+                     "Rotate images by their EXIF orientation first (off: as the reference)");
+  hash_cmd->add_option("--fast-min-side", hash.signals.fast_min_side,
+                       "Fast mode: smallest side to decode to")
+      ->check(CLI::Range(64, 4096))
+      ->capture_default_str();
+  hash_cmd->add_option("--max-pixels", hash.signals.decode.limits.max_pixels,
+                       "Refuse images with more pixels than this")
+      ->capture_default_str();
+  hash_cmd->add_option("--max-dimension", hash.signals.decode.limits.max_dimension,
+                       "Refuse images with a side longer than this")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  hash_cmd->add_option("--max-file-bytes", hash.signals.decode.limits.max_file_bytes,
+                       "Do not decode image files larger than this")
+      ->capture_default_str();
+  hash_cmd->add_flag("!--no-progress", hash.progress, "Never show progress on stderr");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (hash_cmd->parsed()) {
+    hash.signals.pdq_mode = *ParsePdqMode(mode);  // validated by IsMember above
+    if (Status s = InitializeImageDecoding(); !s.ok()) {
+      std::fprintf(stderr, "safeguard: %s\n", s.ToString().c_str());
+      return 2;
+    }
+    std::ios::sync_with_stdio(false);
+    return cli::RunHashCommand(hash, std::cout);
+  }
+  return 0;
+}
