@@ -5,7 +5,7 @@
 # Usage: bench/make-image-corpus.sh [OUT_DIR]     (default: ./bench-corpus)
 #
 # Layout:
-#   OUT_DIR/large/*.jpg   12-megapixel class. A photo of 10..16 MP is copied as
+#   OUT_DIR/large/*.jpg   12-megapixel class. A photo of 9.5..16 MP is copied as
 #                         shipped; a smaller one is upscaled to ~12 MP with
 #                         `vips resize` (named *.upscaled.jpg); a bigger one is
 #                         downscaled to ~12 MP.

@@ -20,13 +20,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int exit_code = -1;
   std::vector<nlohmann::json> lines;
 };
 
-Run RunSafeguard(const std::string& args) {
-  Run r;
+CliRun RunSafeguard(const std::string& args) {
+  CliRun r;
   const std::string cmd = std::string(SAFEGUARD_BINARY) + " " + args + " 2>/dev/null";
   FILE* p = ::popen(cmd.c_str(), "r");
   EXPECT_NE(p, nullptr);
@@ -65,7 +65,7 @@ class HashCommand : public ::testing::Test {
 };
 
 TEST_F(HashCommand, FolderGivesOneLinePerFileInSortedOrder) {
-  const Run r = RunSafeguard("hash -j 2 " + tmp_.string());
+  const CliRun r = RunSafeguard("hash -j 2 " + tmp_.string());
   EXPECT_EQ(r.exit_code, 0);
   ASSERT_EQ(r.lines.size(), 3u);
   EXPECT_EQ(r.lines[0]["path"], (tmp_ / "b.jpg").string());
@@ -83,16 +83,16 @@ TEST_F(HashCommand, FolderGivesOneLinePerFileInSortedOrder) {
 }
 
 TEST_F(HashCommand, DihedralAndModes) {
-  const Run r = RunSafeguard("hash --dihedral " + (tmp_ / "b.jpg").string());
+  const CliRun r = RunSafeguard("hash --dihedral " + (tmp_ / "b.jpg").string());
   ASSERT_EQ(r.lines.size(), 1u);
   ASSERT_EQ(r.lines[0]["pdq_dihedral"].size(), 8u);
   EXPECT_EQ(r.lines[0]["pdq_dihedral"][0], r.lines[0]["pdq"]);
   EXPECT_EQ(r.lines[0]["pdq_dihedral"][6],
             "f0a5e102f1ccc0bd945308720fff038de34ef1e8ada9a956d2967ade5ea91a50");
-  const Run ref = RunSafeguard("hash --mode reference512 " + (tmp_ / "b.jpg").string());
+  const CliRun ref = RunSafeguard("hash --mode reference512 " + (tmp_ / "b.jpg").string());
   ASSERT_EQ(ref.lines.size(), 1u);
   EXPECT_EQ(ref.lines[0]["pdq"], "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22");
-  const Run fast = RunSafeguard("hash --mode fast " + (tmp_ / "b.jpg").string());
+  const CliRun fast = RunSafeguard("hash --mode fast " + (tmp_ / "b.jpg").string());
   ASSERT_EQ(fast.lines.size(), 1u);
   EXPECT_EQ(fast.exit_code, 0);
   EXPECT_EQ(RunSafeguard("hash --mode bogus " + tmp_.string()).exit_code, 105);  // CLI11 validation
@@ -103,7 +103,7 @@ TEST_F(HashCommand, FailuresAreReportedPerFileAndExitNonZeroAfterTheRest) {
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(tmp_ / "broken.jpg", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
   const std::string missing = (tmp_ / "missing.png").string();
-  const Run r = RunSafeguard("hash " + (tmp_ / "broken.jpg").string() + " " + missing + " " +
+  const CliRun r = RunSafeguard("hash " + (tmp_ / "broken.jpg").string() + " " + missing + " " +
                              (tmp_ / "b.jpg").string());
   EXPECT_EQ(r.exit_code, 1);
   ASSERT_EQ(r.lines.size(), 3u);

@@ -113,7 +113,9 @@ TEST_F(PdqFiles, TransformedPhotosMatchTheOriginalsDihedralVariants) {
     ASSERT_TRUE(t.ok());
     EXPECT_LE(HammingDistance(t->pdq.hash, original->pdq.dihedral[d]), 10) << files[d];
     // ... and not the plain hash, except for the identity.
-    if (d != 0) EXPECT_GT(HammingDistance(t->pdq.hash, original->pdq.hash), kPdqMatchThreshold);
+    if (d != 0) {
+      EXPECT_GT(HammingDistance(t->pdq.hash, original->pdq.hash), kPdqMatchThreshold);
+    }
   }
 }
 

@@ -245,13 +245,14 @@ ImagePtr Load(Format format, const uint8_t* data, size_t size, const LoadParams&
 }
 
 // A libvips failure on a file whose signature we recognised: damaged or
-// truncated, unless the library says it lacks a feature (a HEIF codec, a TIFF
-// compression scheme).
+// truncated, except that libheif says "Unsupported ..." for a valid file using
+// a codec or feature it lacks. (libjpeg also says "Unsupported marker" for
+// garbage, so the text is only trusted for HEIF.)
 Status LoadError(std::string_view name, Format format, std::string_view what) {
   const std::string vips = TakeVipsError();
   std::string message = std::string(name) + ": " + std::string(what) + " " + Info(format).label;
   if (!vips.empty()) message += " (" + vips + ")";
-  if (vips.find("nsupported") != std::string::npos) {
+  if (format == Format::kHeif && vips.find("Unsupported") != std::string::npos) {
     return Status::Unsupported(std::move(message));
   }
   return Status::Corrupt(std::move(message));
