@@ -161,11 +161,13 @@ PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral) {
 }
 
 size_t BlurScratchFloats(int width, int height) {
-  // Four transposed bands of 16 rows, and the two column passes' rings (see
+  // Four bands of 16 rows (two transposed, two row-major), and the two column
+  // passes' rings of window + 16 rows plus their sums and outputs (see
   // pdq_blur.inc).
-  const size_t window = static_cast<size_t>(JaroszWindow(height));
-  return 4 * static_cast<size_t>(width) * 16 + (window + 3) * static_cast<size_t>(width) +
-         (window + 3) * 64;
+  constexpr size_t kBandRows = 16;
+  const size_t w = static_cast<size_t>(width);
+  const size_t ring_rows = static_cast<size_t>(JaroszWindow(height)) + kBandRows + 2;
+  return 4 * kBandRows * w + ring_rows * w + ring_rows * 64;
 }
 
 void BlurDecimate(const RgbView& image, Kernel kernel, float out[64][64]) {
