@@ -206,6 +206,8 @@ struct LoadParams {
 
 // Opens `data` with the loader of `format`. Reads the header only; pixels are
 // decoded when a region asks for them. `data` must outlive the image.
+// memory=TRUE: with random access, libvips would otherwise decode images over
+// 100 MB into a temporary file, and decoded pixels must never reach the disk.
 ImagePtr Load(Format format, const uint8_t* data, size_t size, const LoadParams& p) {
   // The loaders only read the buffer; their C signatures are not const.
   void* buf = const_cast<uint8_t*>(data);
@@ -213,28 +215,29 @@ ImagePtr Load(Format format, const uint8_t* data, size_t size, const LoadParams&
   int rc = -1;
   switch (format) {
     case Format::kJpeg:
-      rc = vips_jpegload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                                "shrink", p.jpeg_shrink, nullptr);
+      rc = vips_jpegload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                                VIPS_FAIL_ON_ERROR, "shrink", p.jpeg_shrink, nullptr);
       break;
     case Format::kPng:
-      rc = vips_pngload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                               nullptr);
+      rc = vips_pngload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                               VIPS_FAIL_ON_ERROR, nullptr);
       break;
     case Format::kWebp:
-      rc = vips_webpload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                                "scale", p.webp_scale, "page", 0, "n", 1, nullptr);
+      rc = vips_webpload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                                VIPS_FAIL_ON_ERROR, "scale", p.webp_scale, "page", 0, "n", 1,
+                                nullptr);
       break;
     case Format::kGif:
-      rc = vips_gifload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                               "page", 0, "n", 1, nullptr);
+      rc = vips_gifload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                               VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, nullptr);
       break;
     case Format::kTiff:
-      rc = vips_tiffload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                                "page", 0, "n", 1, nullptr);
+      rc = vips_tiffload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                                VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, nullptr);
       break;
     case Format::kHeif:
-      rc = vips_heifload_buffer(buf, size, &out, "access", p.access, "fail_on", VIPS_FAIL_ON_ERROR,
-                                "page", 0, "n", 1, nullptr);
+      rc = vips_heifload_buffer(buf, size, &out, "access", p.access, "memory", TRUE, "fail_on",
+                                VIPS_FAIL_ON_ERROR, "page", 0, "n", 1, nullptr);
       break;
     case Format::kBmp:
       break;
@@ -277,8 +280,8 @@ Status CheckDimensions(int width, int height, int bands, const DecodeLimits& lim
                                  std::to_string(limits.max_pixels));
   }
   if (bands > kMaxImageBands) {
-    return Status::LimitExceeded(prefix + std::to_string(bands) +
-                                 " bands exceeds the maximum of " + std::to_string(kMaxImageBands));
+    return Status::LimitExceeded(prefix + std::to_string(bands) + " bands exceeds the maximum of " +
+                                 std::to_string(kMaxImageBands));
   }
   return Status::Ok();
 }
@@ -362,6 +365,11 @@ void ConvertRow(const uint8_t* src, int width, int bands, Layout layout, uint8_t
   }
 }
 
+// Grey or RGB by band count, for images whose bands carry no colour meaning.
+Layout LayoutByBands(const VipsImage* image) {
+  return vips_image_get_bands(image) >= 3 ? Layout::kRgb : Layout::kGrey;
+}
+
 // Brings a loaded image to 8- or 16-bit grey, RGB or CMYK (plus any extra
 // bands), which ConvertRow finishes. Ordinary images (8/16-bit grey, RGB,
 // CMYK, with or without alpha) pass through untouched; anything else (LAB,
@@ -386,23 +394,31 @@ Result<Prepared> Prepare(ImagePtr image, std::string_view name) {
     if (interp == VIPS_INTERPRETATION_CMYK && bands >= 4) {
       return Prepared{std::move(image), Layout::kCmyk};
     }
+    // Bands without colour meaning (e.g. a TIFF with 3 "min-is-black"
+    // samples): first band grey, or first three as RGB.
+    if (interp == VIPS_INTERPRETATION_MULTIBAND) {
+      const Layout layout = LayoutByBands(image.get());
+      return Prepared{std::move(image), layout};
+    }
   }
   VipsImage* out = nullptr;
-  if (vips_colourspace(image.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr) != 0) {
-    return Status::Unsupported(WithVipsText(std::string(name) + ": cannot convert " +
-                                            vips_enum_nick(VIPS_TYPE_INTERPRETATION, interp) +
-                                            " pixels to sRGB"));
+  if (vips_colourspace(image.get(), &out, VIPS_INTERPRETATION_sRGB, nullptr) == 0) {
+    image.reset(out);
+  } else {
+    // No colour route (multiband float, histogram, Fourier, ...): the samples
+    // are cast as they are, like the multiband case above.
+    vips_error_clear();
   }
-  image.reset(out);
   if (vips_image_get_format(image.get()) != VIPS_FORMAT_UCHAR) {
     out = nullptr;
     if (vips_cast(image.get(), &out, VIPS_FORMAT_UCHAR, nullptr) != 0) {
-      return Status::Unsupported(
-          WithVipsText(std::string(name) + ": cannot convert pixels to 8 bits"));
+      return Status::Unsupported(WithVipsText(std::string(name) + ": cannot convert " +
+                                              vips_enum_nick(VIPS_TYPE_INTERPRETATION, interp) +
+                                              " pixels to 8-bit RGB"));
     }
     image.reset(out);
   }
-  const Layout layout = vips_image_get_bands(image.get()) >= 3 ? Layout::kRgb : Layout::kGrey;
+  const Layout layout = LayoutByBands(image.get());
   return Prepared{std::move(image), layout};
 }
 
@@ -430,7 +446,9 @@ Status ReadPixels(const Prepared& prepared, Format format, std::string_view name
       const uint8_t* src = r->data + size_t(y - r->valid.top) * size_t(r->bpl) +
                            size_t(rect.left - r->valid.left) * pel_bytes;
       uint8_t* dst = out->pixels.data() + size_t(y) * size_t(width) * 3;
-      if (wide) {
+      if (!wide && bands == 3 && prepared.layout == Layout::kRgb) {
+        std::memcpy(dst, src, size_t(width) * 3);  // the common case: 8-bit RGB
+      } else if (wide) {
         ConvertRow<uint16_t>(src, width, bands, prepared.layout, dst);
       } else {
         ConvertRow<uint8_t>(src, width, bands, prepared.layout, dst);
@@ -472,7 +490,8 @@ Result<RgbImage> DecodeImage(const uint8_t* data, size_t size, const DecodeOptio
     return Status::LimitExceeded(prefix + std::to_string(size) + " bytes exceeds max_file_bytes " +
                                  std::to_string(limits.max_file_bytes));
   }
-  if (size == 0 || data == nullptr) return Status::Unsupported(prefix + "empty input, not an image");
+  if (size == 0 || data == nullptr)
+    return Status::Unsupported(prefix + "empty input, not an image");
   const std::optional<Format> format = SniffRaw(data, size);
   if (!format) return Status::Unsupported(prefix + "not a recognised image format");
   if (!Available(*format)) {

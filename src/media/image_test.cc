@@ -42,12 +42,12 @@ const std::string& TestDataDir() {
   return dir;
 }
 
-#define REQUIRE_TESTDATA()                                                               \
-  do {                                                                                   \
-    if (TestDataDir().empty()) {                                                         \
+#define REQUIRE_TESTDATA()                                                                \
+  do {                                                                                    \
+    if (TestDataDir().empty()) {                                                          \
       GTEST_SKIP() << "reference test data not found (set SAFEGUARD_TESTDATA or provide " \
-                      "../shared/testdata)";                                             \
-    }                                                                                    \
+                      "../shared/testdata)";                                              \
+    }                                                                                     \
   } while (0)
 
 std::string Pdq(const std::string& relative) { return TestDataDir() + "/pdq/" + relative; }
@@ -59,7 +59,8 @@ Bytes ReadFile(const std::string& path) {
 
 void WriteFile(const std::string& path, const Bytes& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 // A fresh directory under the test temp dir, removed at destruction.
@@ -101,7 +102,8 @@ bool ReadPpm(const std::string& path, Ppm* ppm) {
       break;
     }
     std::string token;
-    while (pos < bytes.size() && !std::isspace(bytes[pos])) token += static_cast<char>(bytes[pos++]);
+    while (pos < bytes.size() && !std::isspace(bytes[pos]))
+      token += static_cast<char>(bytes[pos++]);
     return token;
   };
   if (next_token() != "P6") return false;
@@ -278,7 +280,8 @@ TEST(ReferenceImages, GreyModesGiveEqualChannels) {
     ASSERT_TRUE(image.ok()) << image.status().ToString();
     size_t unequal = 0;
     for (size_t i = 0; i < image->pixels.size(); i += 3) {
-      unequal += image->pixels[i] != image->pixels[i + 1] || image->pixels[i] != image->pixels[i + 2];
+      unequal +=
+          image->pixels[i] != image->pixels[i + 1] || image->pixels[i] != image->pixels[i + 2];
     }
     EXPECT_EQ(unequal, 0u);
   }
@@ -294,8 +297,8 @@ TEST(ReferenceImages, ColourModesMatchTheRgbOriginal) {
   Result<RgbImage> original = DecodeImageFile(Pdq("misc-images/modes/original.jpg"), {});
   ASSERT_TRUE(original.ok()) << original.status().ToString();
   const std::pair<const char*, double> cases[] = {
-      {"RGBA.png", 0.0},     {"CMYK.jpg", 2.5}, {"RGB.jpg", 3.0}, {"YCbCr.jpg", 3.0},
-      {"HSV.webp", 3.0},     {"LAB.webp", 3.0}, {"P.png", 16.0}, {"PA.webp", 12.0},
+      {"RGBA.png", 0.0}, {"CMYK.jpg", 2.5}, {"RGB.jpg", 3.0}, {"YCbCr.jpg", 3.0},
+      {"HSV.webp", 3.0}, {"LAB.webp", 3.0}, {"P.png", 16.0},  {"PA.webp", 12.0},
   };
   for (const auto& [name, max_mean] : cases) {
     SCOPED_TRACE(name);
@@ -460,6 +463,23 @@ TEST(Conversion, GifGivesFirstFrame) {
   }
 }
 
+TEST(Conversion, AnimatedWebpGivesFirstFrame) {
+  std::vector<uint8_t> px;
+  for (int i = 0; i < 8; ++i) px.insert(px.end(), {0, 200, 0});
+  for (int i = 0; i < 8; ++i) px.insert(px.end(), {200, 0, 200});
+  VImage img = MakeImage(px.data(), 4, 4, 3, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_sRGB);
+  vips_image_set_int(img.get(), "page-height", 2);
+  const Bytes webp = Encode(img.get(), ".webp[lossless]");
+  ASSERT_FALSE(webp.empty());
+  Result<RgbImage> image = Decode(webp);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  EXPECT_EQ(image->width, 4);
+  EXPECT_EQ(image->height, 2);
+  for (int y = 0; y < 2; ++y) {
+    for (int x = 0; x < 4; ++x) EXPECT_EQ(PixelAt(*image, x, y), (Rgb{0, 200, 0}));
+  }
+}
+
 TEST(Conversion, TiffRgbIsExact) {
   std::vector<uint8_t> px;
   for (int i = 0; i < 5 * 3; ++i) {
@@ -506,6 +526,51 @@ TEST(Conversion, LabTiffConvertedToSrgb) {
   EXPECT_TRUE(near(PixelAt(*image, 2, 0), Rgb{255, 0, 0}));
 }
 
+// TIFF can hold sample layouts no photo uses; they must decode to something
+// (or fail cleanly), never crash or mislabel.
+TEST(Conversion, UnusualTiffLayoutsDecode) {
+  struct Case {
+    const char* what;
+    int bands;
+    VipsBandFormat format;
+    VipsInterpretation interpretation;
+  };
+  for (const Case& c : {Case{"5-band uchar", 5, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_MULTIBAND},
+                        Case{"2-band uchar", 2, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_MULTIBAND},
+                        Case{"3-band float", 3, VIPS_FORMAT_FLOAT, VIPS_INTERPRETATION_MULTIBAND},
+                        Case{"1-band int", 1, VIPS_FORMAT_INT, VIPS_INTERPRETATION_B_W},
+                        Case{"3-band float sRGB", 3, VIPS_FORMAT_FLOAT, VIPS_INTERPRETATION_sRGB},
+                        Case{"4-band ushort", 4, VIPS_FORMAT_USHORT, VIPS_INTERPRETATION_RGB16},
+                        Case{"CMYK ushort", 4, VIPS_FORMAT_USHORT, VIPS_INTERPRETATION_CMYK}}) {
+    SCOPED_TRACE(c.what);
+    std::vector<double> values(size_t(4 * 3 * c.bands));
+    for (size_t i = 0; i < values.size(); ++i) values[i] = double(i * 7 % 200);
+    VImage doubles = MakeImage(values.data(), 4, 3, c.bands, VIPS_FORMAT_DOUBLE, c.interpretation);
+    VipsImage* cast = nullptr;
+    ASSERT_EQ(vips_cast(doubles.get(), &cast, c.format, nullptr), 0) << vips_error_buffer();
+    VImage img(cast);
+    const Bytes tiff = Encode(img.get(), ".tif");
+    ASSERT_FALSE(tiff.empty());
+    Result<RgbImage> image = Decode(tiff);
+    ASSERT_TRUE(image.ok()) << image.status().ToString();
+    EXPECT_EQ(image->width, 4);
+    EXPECT_EQ(image->height, 3);
+    EXPECT_EQ(image->format, "tiff");
+  }
+}
+
+TEST(Conversion, TooManyBandsIsALimit) {
+  std::vector<uint8_t> px(2 * 2 * 9, 7);
+  VImage img = MakeImage(px.data(), 2, 2, 9, VIPS_FORMAT_UCHAR, VIPS_INTERPRETATION_MULTIBAND);
+  const Bytes tiff = Encode(img.get(), ".tif");
+  ASSERT_FALSE(tiff.empty());
+  Result<RgbImage> image = Decode(tiff, {}, "bands.tif");
+  ASSERT_FALSE(image.ok());
+  EXPECT_EQ(image.status().code(), ErrorCode::kLimitExceeded);
+  EXPECT_NE(image.status().message().find("9 bands"), std::string::npos)
+      << image.status().message();
+}
+
 TEST(Conversion, LosslessWebpIsExact) {
   std::vector<uint8_t> px;
   for (int i = 0; i < 6 * 4; ++i) px.insert(px.end(), {uint8_t(i * 10), uint8_t(i), uint8_t(200)});
@@ -550,13 +615,13 @@ Bytes TinyBmp() {
   b[0] = 'B';
   b[1] = 'M';
   b[2] = static_cast<uint8_t>(b.size());
-  b[10] = 54;    // pixel data offset
-  b[14] = 40;    // BITMAPINFOHEADER
-  b[18] = 2;     // width
-  b[22] = 2;     // height
-  b[26] = 1;     // planes
-  b[28] = 24;    // bits per pixel
-  b[34] = 16;    // image size: 2 rows of 6 bytes padded to 8
+  b[10] = 54;  // pixel data offset
+  b[14] = 40;  // BITMAPINFOHEADER
+  b[18] = 2;   // width
+  b[22] = 2;   // height
+  b[26] = 1;   // planes
+  b[28] = 24;  // bits per pixel
+  b[34] = 16;  // image size: 2 rows of 6 bytes padded to 8
   return b;
 }
 
@@ -748,11 +813,19 @@ TEST(Sniff, RecognisesEachSignature) {
   EXPECT_EQ(sniff("MM\0*\0\0\0\x08"sv), "tiff");
   EXPECT_EQ(sniff("II+\0\x08\0\0\0"sv), "tiff");  // BigTIFF
   // ISO-BMFF: box size, "ftyp", major brand, minor version, compatible brands.
-  EXPECT_EQ(sniff("\0\0\0\x18" "ftypheic\0\0\0\0mif1heic"sv), "heif");
-  EXPECT_EQ(sniff("\0\0\0\x18" "ftypavif\0\0\0\0mif1miaf"sv), "heif");
-  EXPECT_EQ(sniff("\0\0\0\x18" "ftypmiaf\0\0\0\0avifmif1"sv), "heif");
+  EXPECT_EQ(sniff("\0\0\0\x18"
+                  "ftypheic\0\0\0\0mif1heic"sv),
+            "heif");
+  EXPECT_EQ(sniff("\0\0\0\x18"
+                  "ftypavif\0\0\0\0mif1miaf"sv),
+            "heif");
+  EXPECT_EQ(sniff("\0\0\0\x18"
+                  "ftypmiaf\0\0\0\0avifmif1"sv),
+            "heif");
   // Not images, or not ours.
-  EXPECT_EQ(sniff("\0\0\0\x18" "ftypisom\0\0\0\0isomiso2"sv), "");  // MP4
+  EXPECT_EQ(sniff("\0\0\0\x18"
+                  "ftypisom\0\0\0\0isomiso2"sv),
+            "");  // MP4
   EXPECT_EQ(sniff("RIFF\x10\0\0\0WAVEfmt "sv), "");
   EXPECT_EQ(sniff("BM"sv), "");  // no trusted BMP loader in libvips 8.14
   EXPECT_EQ(sniff("%PDF-1.7"sv), "");
@@ -787,10 +860,9 @@ TEST(Sniff, UntrustedLoadersAreNotReached) {
 
 TEST(Concurrency, ParallelDecodesAgree) {
   REQUIRE_TESTDATA();
-  const std::vector<Bytes> inputs = {ReadFile(Pdq("bridge-mods/aaa-orig.jpg")),
-                                     ReadFile(Pdq("misc-images/c.png")),
-                                     ReadFile(Pdq("misc-images/modes/F.webp")),
-                                     ReadFile(Pdq("misc-images/modes/CMYK.jpg"))};
+  const std::vector<Bytes> inputs = {
+      ReadFile(Pdq("bridge-mods/aaa-orig.jpg")), ReadFile(Pdq("misc-images/c.png")),
+      ReadFile(Pdq("misc-images/modes/F.webp")), ReadFile(Pdq("misc-images/modes/CMYK.jpg"))};
   std::vector<RgbImage> expected;
   for (const Bytes& b : inputs) {
     Result<RgbImage> image = Decode(b);

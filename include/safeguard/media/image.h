@@ -54,10 +54,12 @@ struct RgbImage {
   int width = 0;
   int height = 0;
   std::vector<uint8_t> pixels;
-  // Dimensions of the stored image before any shrink-on-load.
+  // Dimensions of the image as stored in the file: before any shrink-on-load
+  // and before EXIF orientation is applied.
   int original_width = 0;
   int original_height = 0;
-  // Loader that decoded it, e.g. "jpeg", "png", "webp".
+  // Loader that decoded it: "jpeg", "png", "webp", "gif", "tiff" or "heif"
+  // (HEIC and AVIF).
   std::string format;
 };
 
@@ -66,8 +68,9 @@ struct RgbImage {
 Status InitializeImageDecoding();
 
 // Name of the image format whose signature starts `head` ("jpeg", "png",
-// "webp", "gif", "tiff", "bmp", "heif", ...), or "" if it is not an image
-// format this build can decode. Needs at most the first 64 bytes.
+// "webp", "gif", "tiff", "heif"), or "" if it is not an image format this
+// build can decode (BMP, for one: see src/media/README.md). Needs at most the
+// first 64 bytes.
 std::string SniffImageFormat(const uint8_t* head, size_t size);
 
 // Decodes an image held in memory. `name` is used in error messages only.
@@ -76,8 +79,9 @@ std::string SniffImageFormat(const uint8_t* head, size_t size);
 Result<RgbImage> DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options,
                              std::string_view name);
 
-// Reads and decodes a file; errors name the file. Adds kNotFound and
-// kIoError to the errors of DecodeImage.
+// Reads and decodes a file; errors name the file. Adds kNotFound, kIoError
+// and kInvalidArgument (a directory or other non-regular file) to the errors
+// of DecodeImage; a file over max_file_bytes is refused before it is read.
 Result<RgbImage> DecodeImageFile(const std::string& path, const DecodeOptions& options);
 
 // Image loaders this build has, e.g. {"jpeg", "png", "webp", "gif", ...}.

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds decode_hash_fuzz with clang in build-fuzz/ and runs it.
+#
+#   fuzz/run.sh [SECONDS]         default 60
+#
+# Environment:
+#   BUILD_DIR     build directory (default <repo>/build-fuzz)
+#   JOBS          parallel build jobs (default 2)
+#   FUZZ_CORPUS   keep the evolving corpus in this directory (default: a
+#                 temporary one, deleted at exit)
+#   FUZZ_ARGS     extra libFuzzer flags, e.g. "-jobs=4 -workers=4"
+#   SAFEGUARD_TESTDATA  reference data (default <repo>/../shared/testdata)
+#
+# The seed corpus is made at run time (a few reference images, copied, plus
+# tiny images generated with the vips command when it is installed); no
+# media file lives in the repository. Crash inputs are written to
+# $BUILD_DIR/artifacts/.
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build-fuzz}"
+testdata="${SAFEGUARD_TESTDATA:-$root/../shared/testdata}"
+
+cmake -S "$root" -B "$build" -G Ninja \
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSAFEGUARD_FUZZ=ON -DSAFEGUARD_TESTS=OFF -DSAFEGUARD_BENCH=OFF >/dev/null
+cmake --build "$build" --target decode_hash_fuzz -j "${JOBS:-2}"
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+seeds="$work/seeds"
+mkdir -p "$seeds"
+
+# Small reference images: baseline and progressive JPEG, PNG, WebP.
+for f in misc-images/small.jpg misc-images/wee.jpg bridge-mods/square-128x128.jpg \
+         reg-test-input/labelme-subset/q0003.jpg reg-test-input/labelme-subset/q0122.jpg; do
+  if [[ -f "$testdata/pdq/$f" ]]; then cp "$testdata/pdq/$f" "$seeds/$(echo "$f" | tr / _)"; fi
+done
+
+# Tiny generated images in every format and colour type the decoder handles.
+if command -v vips >/dev/null; then
+  g="$work/gen"
+  mkdir -p "$g"
+  vips xyz "$g/xyz.v" 24 16
+  vips linear "$g/xyz.v" "$g/xy.v" "10 15" "0 40" --uchar
+  vips bandjoin_const "$g/xy.v" "$g/rgb3.v" 90
+  vips copy "$g/rgb3.v" "$g/rgb.v" --interpretation srgb
+  vips extract_band "$g/rgb.v" "$g/grey.v" 0
+  vips bandjoin_const "$g/grey.v" "$g/grey_a.v" 128
+  vips bandjoin_const "$g/rgb.v" "$g/rgba.v" 200
+  vips copy "$g/rgba.v" "$g/cmyk.v" --interpretation cmyk
+  vips cast "$g/rgb.v" "$g/rgb16.v" ushort
+  vips copy "$g/rgb16.v" "$g/rgb16i.v" --interpretation rgb16
+  for s in rgb grey grey_a rgba rgb16i; do vips copy "$g/$s.v" "$seeds/$s.png"; done
+  for s in rgb grey cmyk; do vips copy "$g/$s.v" "$seeds/$s.jpg"; done
+  vips copy "$g/rgb.v" "$seeds/progressive.jpg[interlace]"
+  for s in rgb rgba cmyk rgb16i; do vips copy "$g/$s.v" "$seeds/$s.tif"; done
+  vips copy "$g/rgb.v" "$seeds/lzw.tif[compression=lzw]"
+  vips copy "$g/rgb.v" "$seeds/rgb.gif"
+  vips copy "$g/rgba.v" "$seeds/rgba.webp"
+  vips copy "$g/rgb.v" "$seeds/lossless.webp[lossless]"
+  vips copy "$g/rgb.v" "$seeds/rgb.heic" 2>/dev/null || true
+  vips copy "$g/rgb.v" "$seeds/rgb.avif" 2>/dev/null || true
+  rm -f "$seeds"/*.v
+fi
+# Signatures alone, to seed the sniffing branches.
+printf '\xff\xd8\xff' >"$seeds/magic.jpg"
+printf '\x89PNG\r\n\x1a\n' >"$seeds/magic.png"
+printf 'GIF89a' >"$seeds/magic.gif"
+printf 'II*\0' >"$seeds/magic.tif"
+printf 'BM' >"$seeds/magic.bmp"
+
+corpus="${FUZZ_CORPUS:-$work/corpus}"
+mkdir -p "$corpus" "$build/artifacts"
+echo "seeds: $(ls "$seeds" | wc -l) files; running for ${seconds}s" >&2
+
+# detect_leaks=1: libvips frees what it allocates per image (checked under
+# LeakSanitizer by the unit tests), so any leak reported here is real.
+# shellcheck disable=SC2086
+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+"$build/fuzz/decode_hash_fuzz" "$corpus" "$seeds" \
+  -max_total_time="$seconds" -max_len=262144 -timeout=20 -rss_limit_mb=3072 \
+  -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
