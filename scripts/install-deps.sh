@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang                      # libFuzzer for the fuzz targets
   libvips-dev libvips-tools  # image decoding (JPEG, PNG, WebP, GIF, TIFF, HEIF...)
+  libstb-dev                 # BMP (stb_image, BMP decoder only)
   libssl-dev                 # MD5, SHA-1, SHA-256
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev

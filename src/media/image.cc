@@ -20,6 +20,8 @@
 //    colour management.
 #include "safeguard/media/image.h"
 
+#include "bmp_decoder.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -67,8 +69,8 @@ constexpr std::array<FormatInfo, kFormatCount> kFormats = {{
     {"tiff", "TIFF", "tiffload_buffer"},
     {"heif", "HEIF/AVIF", "heifload_buffer"},
     // libvips 8.14 reads BMP only through ImageMagick (magickload), which it
-    // marks untrusted and which we keep blocked: BMP is recognised (for a
-    // clear error) but not decoded.
+    // marks untrusted and which we keep blocked; BMP goes to stb_image's BMP
+    // decoder instead (bmp_decoder.h).
     {"bmp", "BMP", nullptr},
 }};
 
@@ -119,7 +121,15 @@ std::optional<Format> SniffRaw(const uint8_t* p, size_t size) {
     return Format::kTiff;
   }
   if (LooksLikeHeif(p, size)) return Format::kHeif;
-  if (StartsWith(p, size, "BM")) return Format::kBmp;
+  // "BM" alone is too weak (text starts so too): also require one of the
+  // DIB header sizes (OS/2 12, Windows 40/52/56/108/124).
+  if (StartsWith(p, size, "BM") && size >= 18) {
+    const uint32_t dib = uint32_t{p[14]} | (uint32_t{p[15]} << 8) | (uint32_t{p[16]} << 16) |
+                         (uint32_t{p[17]} << 24);
+    if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 108 || dib == 124) {
+      return Format::kBmp;
+    }
+  }
   return std::nullopt;
 }
 
@@ -196,7 +206,9 @@ const DecoderState& State() {
   return state;
 }
 
-bool Available(Format f) { return State().available[static_cast<size_t>(f)]; }
+bool Available(Format f) {
+  return f == Format::kBmp || State().available[static_cast<size_t>(f)];
+}
 
 struct LoadParams {
   VipsAccess access = VIPS_ACCESS_SEQUENTIAL;
@@ -460,6 +472,55 @@ Status ReadPixels(const Prepared& prepared, Format format, std::string_view name
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+uint32_t ReadLittleEndian32(const uint8_t* p) {
+  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
+}
+
+// The uncompressed pixel array (the only kind stb decodes) must lie inside
+// the file: offset + padded row size * rows.
+Status CheckBmpExtent(const uint8_t* data, size_t size, int width, int height,
+                      std::string_view name) {
+  if (size < 30) return Status::Corrupt(std::string(name) + ": truncated BMP header");
+  const uint64_t offset = ReadLittleEndian32(data + 10);
+  const uint32_t header_size = ReadLittleEndian32(data + 14);
+  // OS/2 headers keep the bit count at 24, Windows ones at 28.
+  const size_t bpp_at = header_size == 12 ? 24 : 28;
+  const uint64_t bits = uint64_t{data[bpp_at]} | (uint64_t{data[bpp_at + 1]} << 8);
+  const uint64_t row_bytes = (static_cast<uint64_t>(width) * bits + 31) / 32 * 4;
+  const uint64_t needed = offset + row_bytes * static_cast<uint64_t>(height);
+  if (needed > size) {
+    return Status::Corrupt(std::string(name) + ": truncated BMP (pixel data needs " +
+                           std::to_string(needed) + " bytes, file has " + std::to_string(size) +
+                           ")");
+  }
+  return Status::Ok();
+}
+
+// BMP has no EXIF orientation and no reduced-size decoding.
+Result<RgbImage> DecodeBmp(const uint8_t* data, size_t size, const DecodeLimits& limits,
+                           std::string_view name) {
+  int width = 0, height = 0;
+  if (!media_internal::BmpDimensions(data, size, &width, &height)) {
+    return Status::Corrupt(std::string(name) + ": truncated or corrupt BMP (unreadable header)");
+  }
+  if (Status s = CheckDimensions(width, height, 3, limits, name); !s.ok()) return s;
+  // stb reads zeros past the end of its input; a truncated BMP must be an
+  // error, so the pixel array's extent is checked against the header first.
+  if (Status s = CheckBmpExtent(data, size, width, height, name); !s.ok()) return s;
+  std::string failure;
+  media_internal::BmpPixels pixels = media_internal::DecodeBmpRgb(data, size, &width, &height, &failure);
+  if (pixels == nullptr) {
+    return Status::Corrupt(std::string(name) + ": truncated or corrupt BMP (" + failure + ")");
+  }
+  RgbImage result;
+  result.width = result.original_width = width;
+  result.height = result.original_height = height;
+  result.format = "bmp";
+  const uint8_t* p = pixels.get();
+  result.pixels.assign(p, p + static_cast<size_t>(width) * height * 3);
+  return result;
+}
+
 }  // namespace
 
 Status InitializeImageDecoding() { return State().status; }
@@ -498,6 +559,8 @@ Result<RgbImage> DecodeImage(const uint8_t* data, size_t size, const DecodeOptio
     return Status::Unsupported(prefix + Info(*format).label +
                                " images are not supported by this build");
   }
+
+  if (*format == Format::kBmp) return DecodeBmp(data, size, limits, name);
 
   // Header first: the limits and the shrink factor depend on the dimensions.
   LoadParams params;
