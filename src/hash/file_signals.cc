@@ -54,8 +54,13 @@ Result<FileSignals> SignalsOfImage(const uint8_t* data, size_t size, const Signa
   s.height = image->original_height;
   s.format = image->format;
   const RgbView view{image->pixels.data(), image->width, image->height, 3 * image->width};
-  s.pdq = options.pdq_mode == PdqMode::kReference512 ? PdqHashReference512(view, options.dihedral)
-                                                     : PdqHashRgb(view, options.dihedral);
+  switch (options.pdq_mode) {
+    case PdqMode::kCanonical: s.pdq = PdqHashRgb(view, options.dihedral); break;
+    case PdqMode::kFast:
+      s.pdq = PdqHashRgbReduced(view, s.width, s.height, options.dihedral);
+      break;
+    case PdqMode::kReference512: s.pdq = PdqHashReference512(view, options.dihedral); break;
+  }
   return s;
 }
 

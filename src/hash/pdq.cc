@@ -160,28 +160,76 @@ PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral) {
   return result;
 }
 
-size_t BlurScratchFloats(int width, int height) {
+size_t BlurScratchFloats(int width, int col_window) {
   // Four bands of 16 rows (two transposed, two row-major), and the two column
   // passes' rings of window + 16 rows plus their sums and outputs (see
   // pdq_blur.inc).
   constexpr size_t kBandRows = 16;
   const size_t w = static_cast<size_t>(width);
-  const size_t ring_rows = static_cast<size_t>(JaroszWindow(height)) + kBandRows + 2;
+  const size_t ring_rows = static_cast<size_t>(col_window) + kBandRows + 2;
   return 4 * kBandRows * w + ring_rows * w + ring_rows * 64;
 }
 
-void BlurDecimate(const RgbView& image, Kernel kernel, float out[64][64]) {
+void BlurDecimate(const RgbView& image, const BlurGeometry& geometry, Kernel kernel,
+                  float out[64][64]) {
   if (kernel == Kernel::kOracle) {
-    BlurDecimateOracle(image, out);
+    BlurDecimateOracle(image, geometry, out);
     return;
   }
-  std::vector<float> scratch(BlurScratchFloats(image.width, image.height));
+  std::vector<float> scratch(BlurScratchFloats(image.width, geometry.col_window));
   switch (kernel) {
     case Kernel::kOracle: break;
-    case Kernel::kSse2: BlurDecimateSse2(image, scratch.data(), out); break;
-    case Kernel::kAvx2: BlurDecimateAvx2(image, scratch.data(), out); break;
-    case Kernel::kAvx512: BlurDecimateAvx512(image, scratch.data(), out); break;
+    case Kernel::kSse2: BlurDecimateSse2(image, geometry, scratch.data(), out); break;
+    case Kernel::kAvx2: BlurDecimateAvx2(image, geometry, scratch.data(), out); break;
+    case Kernel::kAvx512: BlurDecimateAvx512(image, geometry, scratch.data(), out); break;
   }
+}
+
+BlurGeometry BlurGeometry::Canonical(int width, int height) {
+  BlurGeometry g;
+  g.row_window = JaroszWindow(width);
+  g.col_window = JaroszWindow(height);
+  DecimationIndices(height, g.sample_rows);
+  DecimationIndices(width, g.sample_cols);
+  return g;
+}
+
+namespace {
+
+// One axis of BlurGeometry::Scaled. The reference's box filter writes output
+// o from inputs [o + h - w, o + h - 1], h = (w + 2) / 2: centred at o + off(w),
+// off(w) = h - 1 - (w - 1) / 2, half a pixel late for even w. After its two
+// passes the canonical sample x averages around x + 2 off(w). A reduced pixel k stands for the original pixels
+// [k s, (k + 1) s), centred at (k + 0.5) s - 0.5. Choose the reduced window
+// w' ~ w / s and, per sample, the k whose two-pass centre lands nearest the
+// canonical one.
+void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
+  const double s = static_cast<double>(original) / reduced;
+  const int w = JaroszWindow(original);
+  const int w_reduced = std::clamp(static_cast<int>(std::lround(w / s)), 1, reduced);
+  auto offset = [](int win) { return (win + 2) / 2 - 1 - (win - 1) / 2.0; };
+  *window = w_reduced;
+  int canonical[64];
+  DecimationIndices(original, canonical);
+  int previous = 0;
+  for (int i = 0; i < 64; ++i) {
+    const double centre = canonical[i] + 2 * offset(w);
+    const double k = (centre + 0.5) / s - 0.5 - 2 * offset(w_reduced);
+    int index = std::clamp(static_cast<int>(std::lround(k)), 0, reduced - 1);
+    index = std::max(index, previous);  // keep the samples in order
+    samples[i] = previous = index;
+  }
+}
+
+}  // namespace
+
+BlurGeometry BlurGeometry::Scaled(int width, int height, int original_width,
+                                  int original_height) {
+  if (width == original_width && height == original_height) return Canonical(width, height);
+  BlurGeometry g;
+  ScaleAxis(width, original_width, &g.row_window, g.sample_cols);
+  ScaleAxis(height, original_height, &g.col_window, g.sample_rows);
+  return g;
 }
 
 bool KernelSupported(Kernel k) {
@@ -228,8 +276,19 @@ PdqHashes PdqHashRgbWithKernel(const RgbView& image, bool dihedral, Kernel kerne
     zero.has_dihedral = dihedral;
     return zero;
   }
+  return PdqHashWithGeometry(image, BlurGeometry::Canonical(image.width, image.height), dihedral,
+                             kernel);
+}
+
+PdqHashes PdqHashWithGeometry(const RgbView& image, const BlurGeometry& geometry, bool dihedral,
+                              Kernel kernel) {
+  if (image.width < kPdqMinDimension || image.height < kPdqMinDimension) {
+    PdqHashes zero;
+    zero.has_dihedral = dihedral;
+    return zero;
+  }
   float buffer[64][64];
-  BlurDecimate(image, kernel, buffer);
+  BlurDecimate(image, geometry, kernel, buffer);
   return HashFromDownsampled(buffer, dihedral);
 }
 
@@ -281,6 +340,20 @@ PdqHashes PdqHashReference512(const RgbView& image, bool dihedral) {
     }
   }
   return PdqHashRgb(RgbView{resized.data(), kSide, kSide, kSide * 3}, dihedral);
+}
+
+PdqHashes PdqHashRgbReduced(const RgbView& image, int original_width, int original_height,
+                            bool dihedral) {
+  if (original_width < kPdqMinDimension || original_height < kPdqMinDimension) {
+    PdqHashes zero;
+    zero.has_dihedral = dihedral;
+    return zero;
+  }
+  return pdq_internal::PdqHashWithGeometry(
+      image,
+      pdq_internal::BlurGeometry::Scaled(image.width, image.height, original_width,
+                                         original_height),
+      dihedral, pdq_internal::BestKernel());
 }
 
 std::string_view PdqKernelName() { return pdq_internal::KernelName(pdq_internal::BestKernel()); }

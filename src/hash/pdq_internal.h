@@ -30,6 +30,24 @@ inline int JaroszWindow(int old_dim) { return (old_dim + 2 * 64 - 1) / (2 * 64);
 // reference computes it (in double precision).
 void DecimationIndices(int in_size, int out[64]);
 
+// What the blur+decimate stage does to an image: the box filter's window
+// along rows (horizontal) and along columns, and the 64 rows and columns it
+// keeps (non-decreasing, inside the image).
+struct BlurGeometry {
+  int row_window = 1;
+  int col_window = 1;
+  int sample_rows[64] = {};
+  int sample_cols[64] = {};
+
+  // The reference's: windows from JaroszWindow, samples from DecimationIndices.
+  static BlurGeometry Canonical(int width, int height);
+  // For an image decoded at reduced scale from an original_width x
+  // original_height one: windows scaled down and samples moved so that each
+  // output sample averages about the same part of the scene as the canonical
+  // pipeline on the original would.
+  static BlurGeometry Scaled(int width, int height, int original_width, int original_height);
+};
+
 // The reference's float luma, 0.299 R + 0.587 G + 0.114 B, evaluated in that
 // order in single precision. Tables of the three products per byte value.
 struct LumaTables {
@@ -40,23 +58,30 @@ struct LumaTables {
 const LumaTables& Luma();
 
 // Blur (two passes of rows-then-columns box filters) and decimate to 64x64,
-// exactly as the reference. REQUIRES: width, height >= kPdqMinDimension.
-void BlurDecimateOracle(const RgbView& image, float out[64][64]);
+// exactly as the reference does with the canonical geometry.
+// REQUIRES: width, height >= kPdqMinDimension; windows <= the sides.
+void BlurDecimateOracle(const RgbView& image, const BlurGeometry& geometry, float out[64][64]);
 
-// The streamed kernels need BlurScratchFloats(width, height) floats of
+// The streamed kernels need BlurScratchFloats(width, col_window) floats of
 // scratch memory (a few rows' worth, not the image).
-size_t BlurScratchFloats(int width, int height);
-void BlurDecimateSse2(const RgbView& image, float* scratch, float out[64][64]);
-void BlurDecimateAvx2(const RgbView& image, float* scratch, float out[64][64]);
-void BlurDecimateAvx512(const RgbView& image, float* scratch, float out[64][64]);
+size_t BlurScratchFloats(int width, int col_window);
+void BlurDecimateSse2(const RgbView& image, const BlurGeometry& geometry, float* scratch,
+                      float out[64][64]);
+void BlurDecimateAvx2(const RgbView& image, const BlurGeometry& geometry, float* scratch,
+                      float out[64][64]);
+void BlurDecimateAvx512(const RgbView& image, const BlurGeometry& geometry, float* scratch,
+                        float out[64][64]);
 // Runs one of the four, allocating the scratch.
-void BlurDecimate(const RgbView& image, Kernel kernel, float out[64][64]);
+void BlurDecimate(const RgbView& image, const BlurGeometry& geometry, Kernel kernel,
+                  float out[64][64]);
 
 // Quality, DCT, median threshold and dihedral hashes from the 64x64 buffer.
 PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral);
 
-// The whole canonical hash with a chosen kernel (tests compare kernels).
+// The whole hash with a chosen kernel (tests compare kernels).
 PdqHashes PdqHashRgbWithKernel(const RgbView& image, bool dihedral, Kernel kernel);
+PdqHashes PdqHashWithGeometry(const RgbView& image, const BlurGeometry& geometry, bool dihedral,
+                              Kernel kernel);
 
 // The whole reference hash written as the reference's loops, for property
 // tests of every step: luma buffer, blur, decimation, quality, DCT, Torben

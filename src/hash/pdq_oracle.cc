@@ -108,7 +108,7 @@ Hash256 Bits(const float dct[16][16]) {
 
 }  // namespace
 
-void BlurDecimateOracle(const RgbView& image, float out[64][64]) {
+void BlurDecimateOracle(const RgbView& image, const BlurGeometry& geometry, float out[64][64]) {
   const int rows = image.height, cols = image.width;
   std::vector<float> buf1(static_cast<size_t>(rows) * cols), buf2(buf1.size());
   for (int i = 0; i < rows; ++i) {
@@ -118,8 +118,8 @@ void BlurDecimateOracle(const RgbView& image, float out[64][64]) {
           kLumaR * p[3 * j] + kLumaG * p[3 * j + 1] + kLumaB * p[3 * j + 2];
     }
   }
-  const int window_along_rows = JaroszWindow(cols);
-  const int window_along_cols = JaroszWindow(rows);
+  const int window_along_rows = geometry.row_window;
+  const int window_along_cols = geometry.col_window;
   for (int pass = 0; pass < 2; ++pass) {
     for (int i = 0; i < rows; ++i) {
       const size_t o = static_cast<size_t>(i) * cols;
@@ -128,10 +128,8 @@ void BlurDecimateOracle(const RgbView& image, float out[64][64]) {
     for (int j = 0; j < cols; ++j) Box1D(&buf2[j], &buf1[j], rows, cols, window_along_cols);
   }
   for (int i = 0; i < 64; ++i) {
-    const int ini = static_cast<int>(((i + 0.5) * rows) / 64);
     for (int j = 0; j < 64; ++j) {
-      const int inj = static_cast<int>(((j + 0.5) * cols) / 64);
-      out[i][j] = buf1[static_cast<size_t>(ini) * cols + inj];
+      out[i][j] = buf1[static_cast<size_t>(geometry.sample_rows[i]) * cols + geometry.sample_cols[j]];
     }
   }
 }
@@ -141,8 +139,17 @@ PdqHashes PdqHashOracle(const RgbView& image, bool dihedral) {
   result.has_dihedral = dihedral;
   if (image.width < kPdqMinDimension || image.height < kPdqMinDimension) return result;
 
+  // The reference's geometry, written out here rather than taken from
+  // BlurGeometry::Canonical, so the oracle checks that too.
+  BlurGeometry g;
+  g.row_window = (image.width + 127) / 128;
+  g.col_window = (image.height + 127) / 128;
+  for (int i = 0; i < 64; ++i) {
+    g.sample_rows[i] = static_cast<int>(((i + 0.5) * image.height) / 64);
+    g.sample_cols[i] = static_cast<int>(((i + 0.5) * image.width) / 64);
+  }
   float a[64][64];
-  BlurDecimateOracle(image, a);
+  BlurDecimateOracle(image, g, a);
 
   int gradient_sum = 0;
   for (int i = 0; i < 63; ++i) {

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <array>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -133,20 +135,110 @@ TEST(PdqKernels, EveryKernelEqualsTheOracleOnRandomImages) {
   for (int i = 0; i < 40; ++i) sizes.emplace_back(side(rng), side(rng));
   for (const auto& [w, h] : sizes) {
     const Pixels px = MakeImage(rng, w, h);
+    const auto geometry = pdq_internal::BlurGeometry::Canonical(w, h);
     float expected[64][64];
-    pdq_internal::BlurDecimate(px.view(), Kernel::kOracle, expected);
+    pdq_internal::BlurDecimate(px.view(), geometry, Kernel::kOracle, expected);
     const PdqHashes oracle = pdq_internal::PdqHashOracle(px.view(), true);
     for (Kernel k : Kernels()) {
       SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + " " +
                    std::string(pdq_internal::KernelName(k)));
       float got[64][64];
-      pdq_internal::BlurDecimate(px.view(), k, got);
+      pdq_internal::BlurDecimate(px.view(), geometry, k, got);
       ASSERT_EQ(std::memcmp(got, expected, sizeof(got)), 0) << "64x64 buffer differs";
       const PdqHashes fast = pdq_internal::PdqHashRgbWithKernel(px.view(), true, k);
       ASSERT_EQ(fast.quality, oracle.quality);
       for (int d = 0; d < 8; ++d) ASSERT_EQ(fast.dihedral[d], oracle.dihedral[d]) << d;
     }
   }
+}
+
+TEST(PdqKernels, EveryKernelEqualsTheOracleWithScaledGeometry) {
+  // The fast mode's geometry (smaller windows, moved samples) goes through
+  // the same kernels; they must still agree with the oracle bit for bit.
+  std::mt19937 rng(99);
+  for (auto [w, h, ow, oh] : {std::array{100, 75, 800, 600}, std::array{504, 378, 4032, 3024},
+                              std::array{37, 300, 290, 2400}, std::array{64, 64, 255, 257}}) {
+    const Pixels px = MakeImage(rng, w, h);
+    const auto geometry = pdq_internal::BlurGeometry::Scaled(w, h, ow, oh);
+    float expected[64][64];
+    pdq_internal::BlurDecimate(px.view(), geometry, Kernel::kOracle, expected);
+    for (Kernel k : Kernels()) {
+      float got[64][64];
+      pdq_internal::BlurDecimate(px.view(), geometry, k, got);
+      ASSERT_EQ(std::memcmp(got, expected, sizeof(got)), 0)
+          << w << "x" << h << " " << pdq_internal::KernelName(k);
+    }
+  }
+}
+
+TEST(PdqGeometry, ScaledEqualsCanonicalAtFullSizeAndStaysInsideTheImage) {
+  const auto c = pdq_internal::BlurGeometry::Canonical(1600, 1004);
+  const auto same = pdq_internal::BlurGeometry::Scaled(1600, 1004, 1600, 1004);
+  EXPECT_EQ(c.row_window, 13);  // (1600 + 127) / 128
+  EXPECT_EQ(c.col_window, 8);
+  EXPECT_EQ(std::memcmp(&c, &same, sizeof(c)), 0);
+  for (auto [w, h, ow, oh] : {std::array{5, 5, 40, 40}, std::array{500, 375, 4000, 3000},
+                              std::array{1008, 756, 4032, 3024}, std::array{64, 9000, 512, 72000}}) {
+    const auto g = pdq_internal::BlurGeometry::Scaled(w, h, ow, oh);
+    EXPECT_GE(g.row_window, 1);
+    EXPECT_LE(g.row_window, w);
+    EXPECT_LE(g.col_window, h);
+    for (int i = 0; i < 64; ++i) {
+      EXPECT_GE(g.sample_cols[i], 0);
+      EXPECT_LT(g.sample_cols[i], w);
+      EXPECT_LT(g.sample_rows[i], h);
+      if (i > 0) {
+        EXPECT_GE(g.sample_rows[i], g.sample_rows[i - 1]);
+      }
+    }
+  }
+  // 4000 -> 500 (JPEG 1/8): the window shrinks 8 times, 32 -> 4.
+  EXPECT_EQ(pdq_internal::BlurGeometry::Scaled(500, 375, 4000, 3000).row_window, 4);
+}
+
+TEST(Pdq, ReducedHashOfABlockAveragedImageIsCloseToCanonical) {
+  // Averaging 4x4 blocks is what JPEG's 1/4 DCT scaling approximates.
+  std::mt19937 rng(8);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  double fx[8], fy[8], ph[8];
+  for (int k = 0; k < 8; ++k) {
+    fx[k] = 1 + 9 * u(rng);
+    fy[k] = 1 + 9 * u(rng);
+    ph[k] = 6.28 * u(rng);
+  }
+  const int W = 1600, H = 1200;
+  Pixels full;
+  full.width = W;
+  full.height = H;
+  full.rgb.resize(static_cast<size_t>(W) * H * 3);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      double v = 0;
+      for (int k = 0; k < 8; ++k) v += std::sin((fx[k] * x + fy[k] * y) / 250.0 + ph[k]);
+      for (int c = 0; c < 3; ++c)
+        full.rgb[(static_cast<size_t>(y) * W + x) * 3 + c] =
+            static_cast<uint8_t>(std::clamp(128 + 30 * v + 10 * c, 0.0, 255.0));
+    }
+  Pixels small;
+  small.width = W / 4;
+  small.height = H / 4;
+  small.rgb.resize(static_cast<size_t>(small.width) * small.height * 3);
+  for (int y = 0; y < small.height; ++y)
+    for (int x = 0; x < small.width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        int sum = 0;
+        for (int dy = 0; dy < 4; ++dy)
+          for (int dx = 0; dx < 4; ++dx)
+            sum += full.rgb[(static_cast<size_t>(4 * y + dy) * W + 4 * x + dx) * 3 + c];
+        small.rgb[(static_cast<size_t>(y) * small.width + x) * 3 + c] =
+            static_cast<uint8_t>((sum + 8) / 16);
+      }
+  const PdqHashes canonical = PdqHashRgb(full.view());
+  const PdqHashes reduced = PdqHashRgbReduced(small.view(), W, H);
+  ASSERT_GE(canonical.quality, kPdqMinQuality);
+  EXPECT_LE(HammingDistance(canonical.hash, reduced.hash), 8);
+  // Same pixels, same size: exactly the canonical hash.
+  EXPECT_EQ(PdqHashRgbReduced(full.view(), W, H).hash, canonical.hash);
 }
 
 TEST(PdqKernels, RowStrideLargerThanWidthIsHonoured) {

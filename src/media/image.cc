@@ -609,8 +609,11 @@ Result<RgbImage> DecodeImage(const uint8_t* data, size_t size, const DecodeOptio
   Result<Prepared> prepared = Prepare(std::move(image), name);
   if (!prepared.ok()) return prepared.status();
   RgbImage result;
-  result.original_width = width;
-  result.original_height = height;
+  // Orientations 5-8 swap the axes: report the full-resolution size of the
+  // image as returned, so that it and `width`/`height` describe one picture.
+  const bool swapped = rotate && orientation >= 5;
+  result.original_width = swapped ? height : width;
+  result.original_height = swapped ? width : height;
   result.format = Info(*format).name;
   if (Status s = ReadPixels(*prepared, *format, name, &result); !s.ok()) return s;
   return result;

@@ -327,8 +327,8 @@ TEST(ReferenceImages, ExifOrientationOnlyOnRequest) {
   ASSERT_TRUE(shown.ok()) << shown.status().ToString();
   EXPECT_EQ(shown->width, 3024);
   EXPECT_EQ(shown->height, 4032);
-  EXPECT_EQ(shown->original_width, 4032);
-  EXPECT_EQ(shown->original_height, 3024);
+  EXPECT_EQ(shown->original_width, 3024);  // the full-resolution size of what is returned
+  EXPECT_EQ(shown->original_height, 4032);
   // Orientation 6: the stored image is shown turned 90 degrees clockwise, so
   // shown(x, y) = stored(y, H - 1 - x).
   const int h = stored->height;
@@ -367,6 +367,8 @@ TEST(ReferenceImages, ShrinkOnLoadWithOrientation) {
   ASSERT_TRUE(image.ok()) << image.status().ToString();
   EXPECT_EQ(image->width, 378);
   EXPECT_EQ(image->height, 504);
+  EXPECT_EQ(image->original_width, 3024);
+  EXPECT_EQ(image->original_height, 4032);
 }
 
 TEST(ReferenceImages, ShrinkOnLoadWebpKeepsMinSide) {

@@ -78,6 +78,14 @@ PdqHashes PdqHashRgb(const RgbView& image, bool dihedral = false);
 // mode for lists made with that tool, not the canonical hash.
 PdqHashes PdqHashReference512(const RgbView& image, bool dihedral = false);
 
+// The fast mode's core: `image` was decoded at reduced scale (e.g. JPEG DCT
+// scaling) from an original_width x original_height image. The blur windows
+// and sample positions are scaled so that the result approximates
+// PdqHashRgb of the original (docs/performance.md has the measured
+// distances). Equals PdqHashRgb when the sizes are equal.
+PdqHashes PdqHashRgbReduced(const RgbView& image, int original_width, int original_height,
+                            bool dihedral = false);
+
 // Name of the blur kernel chosen for this CPU: "avx512", "avx2" or "sse2".
 std::string_view PdqKernelName();
 

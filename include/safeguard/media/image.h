@@ -54,12 +54,13 @@ struct RgbImage {
   int width = 0;
   int height = 0;
   std::vector<uint8_t> pixels;
-  // Dimensions of the image as stored in the file: before any shrink-on-load
-  // and before EXIF orientation is applied.
+  // Full-resolution dimensions of the picture returned: before any
+  // shrink-on-load, after EXIF orientation when it was applied (so a
+  // 4032x3024 photo with orientation 6, applied, reports 3024x4032).
   int original_width = 0;
   int original_height = 0;
-  // Loader that decoded it: "jpeg", "png", "webp", "gif", "tiff" or "heif"
-  // (HEIC and AVIF).
+  // Loader that decoded it: "jpeg", "png", "webp", "gif", "tiff", "heif"
+  // (HEIC and AVIF) or "bmp".
   std::string format;
 };
 
