@@ -54,7 +54,12 @@ std::string SignalsJson(const std::string& path, const Result<FileSignals>& sign
   }
   const FileSignals& s = *signals;
   j["type"] = s.is_image ? "image" : "file";
-  if (s.is_image) {
+  if (s.is_image && !s.image_status.ok()) {
+    // The digests still count (exact matching needs no decoding).
+    j["format"] = s.format;
+    j["error"] = s.image_status.message();
+    j["error_code"] = std::string(ErrorCodeName(s.image_status.code()));
+  } else if (s.is_image) {
     j["format"] = s.format;
     j["width"] = s.width;
     j["height"] = s.height;
@@ -104,7 +109,7 @@ int RunHashCommand(const HashCommandOptions& options, std::ostream& out) {
       {
         std::lock_guard lock(mu);
         lines[i] = std::move(line);
-        failed[i] = s.ok() ? 0 : 1;
+        failed[i] = s.ok() && s->complete() ? 0 : 1;
       }
       ready.notify_all();
     }

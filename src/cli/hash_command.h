@@ -21,7 +21,8 @@ struct HashCommandOptions {
 // exist is kept, so that it gets an error line of its own.
 std::vector<std::string> ExpandPaths(const std::vector<std::string>& args);
 
-// One JSON object (no newline) for a file's signals or its error.
+// One JSON object (no newline) for a file's signals or its error. An image
+// that could not be decoded keeps its digests beside "error".
 std::string SignalsJson(const std::string& path, const Result<FileSignals>& signals,
                         bool dihedral);
 

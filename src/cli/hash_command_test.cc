@@ -110,6 +110,9 @@ TEST_F(HashCommand, FailuresAreReportedPerFileAndExitNonZeroAfterTheRest) {
   EXPECT_TRUE(r.lines[0].contains("error"));
   EXPECT_EQ(r.lines[0]["error_code"], "corrupt");
   EXPECT_NE(r.lines[0]["error"].get<std::string>().find("broken.jpg"), std::string::npos);
+  EXPECT_EQ(r.lines[0]["type"], "image");
+  EXPECT_EQ(r.lines[0]["md5"].get<std::string>().size(), 32u);  // digests survive
+  EXPECT_FALSE(r.lines[0].contains("pdq"));
   EXPECT_EQ(r.lines[1]["error_code"], "not_found");
   EXPECT_EQ(r.lines[2]["type"], "image");  // processing went on
 }

@@ -41,15 +41,16 @@ Result<size_t> ReadFully(int fd, uint8_t* buf, size_t size, const std::string& p
   return done;
 }
 
-Result<FileSignals> SignalsOfImage(const uint8_t* data, size_t size, const SignalOptions& options,
-                                   std::string_view name) {
-  FileSignals s;
-  s.is_image = true;
-  s.digests = DigestBytes(data, size);
+// Decodes and hashes; a decode failure goes into s.image_status.
+void HashImage(const uint8_t* data, size_t size, const SignalOptions& options,
+               std::string_view name, FileSignals& s) {
   DecodeOptions decode = options.decode;
   if (options.pdq_mode == PdqMode::kFast) decode.shrink_to_min_side = options.fast_min_side;
   Result<RgbImage> image = DecodeImage(data, size, decode, name);
-  if (!image.ok()) return image.status();
+  if (!image.ok()) {
+    s.image_status = image.status();
+    return;
+  }
   s.width = image->original_width;
   s.height = image->original_height;
   s.format = image->format;
@@ -61,7 +62,6 @@ Result<FileSignals> SignalsOfImage(const uint8_t* data, size_t size, const Signa
       break;
     case PdqMode::kReference512: s.pdq = PdqHashReference512(view, options.dihedral); break;
   }
-  return s;
 }
 
 }  // namespace
@@ -85,12 +85,12 @@ Result<PdqMode> ParsePdqMode(std::string_view name) {
 
 Result<FileSignals> ComputeSignals(const uint8_t* data, size_t size, const SignalOptions& options,
                                    std::string_view name) {
-  if (SniffImageFormat(data, size).empty()) {
-    FileSignals s;
-    s.digests = DigestBytes(data, size);
-    return s;
-  }
-  return SignalsOfImage(data, size, options, name);
+  FileSignals s;
+  s.digests = DigestBytes(data, size);
+  s.format = SniffImageFormat(data, size);
+  s.is_image = !s.format.empty();
+  if (s.is_image) HashImage(data, size, options, name, s);
+  return s;
 }
 
 Result<FileSignals> ComputeFileSignals(const std::string& path, const SignalOptions& options) {
@@ -108,26 +108,30 @@ Result<FileSignals> ComputeFileSignals(const std::string& path, const SignalOpti
   uint8_t head[64];
   Result<size_t> head_size = ReadFully(fd.get(), head, sizeof(head), path);
   if (!head_size.ok()) return head_size.status();
-  const bool image = !SniffImageFormat(head, *head_size).empty();
+  FileSignals s;
+  s.format = SniffImageFormat(head, *head_size);
+  s.is_image = !s.format.empty();
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  const uint64_t max_bytes = options.decode.limits.max_file_bytes;
 
-  if (image && file_size > options.decode.limits.max_file_bytes) {
-    return Status::LimitExceeded(path + ": " + std::to_string(file_size) +
-                                 " bytes exceeds max_file_bytes " +
-                                 std::to_string(options.decode.limits.max_file_bytes));
-  }
-  if (image) {
-    // Images are bounded by max_file_bytes: read once, digest and decode the
-    // same bytes.
+  if (s.is_image && file_size <= max_bytes) {
+    // Bounded by max_file_bytes: read once, digest and decode the same bytes.
     std::vector<uint8_t> bytes(file_size);
     std::memcpy(bytes.data(), head, *head_size);
-    Result<size_t> rest = ReadFully(fd.get(), bytes.data() + *head_size, bytes.size() - *head_size, path);
+    Result<size_t> rest =
+        ReadFully(fd.get(), bytes.data() + *head_size, bytes.size() - *head_size, path);
     if (!rest.ok()) return rest.status();
     bytes.resize(*head_size + *rest);  // the file may have shrunk meanwhile
-    return SignalsOfImage(bytes.data(), bytes.size(), options, path);
+    s.digests = DigestBytes(bytes.data(), bytes.size());
+    HashImage(bytes.data(), bytes.size(), options, path, s);
+    return s;
+  }
+  if (s.is_image) {
+    s.image_status = Status::LimitExceeded(path + ": " + std::to_string(file_size) +
+                                           " bytes exceeds max_file_bytes " +
+                                           std::to_string(max_bytes) + "; not decoded");
   }
   // Anything else may be huge: stream it through the digests.
-  FileSignals s;
   Digester digester;
   digester.Update(head, *head_size);
   std::vector<uint8_t> buf(size_t{1} << 20);

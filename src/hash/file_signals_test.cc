@@ -76,9 +76,16 @@ TEST_F(FileSignalsTest, TruncatedJpegIsAnErrorNamingTheFile) {
   ASSERT_GT(bytes.size(), 1000u);
   const std::string p = Write("half.jpg", bytes.substr(0, bytes.size() / 2));
   Result<FileSignals> s = ComputeFileSignals(p, SignalOptions{});
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), ErrorCode::kCorrupt);
-  EXPECT_NE(s.status().message().find("half.jpg"), std::string::npos);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();  // the file itself was read
+  EXPECT_TRUE(s->is_image);
+  EXPECT_FALSE(s->complete());
+  EXPECT_EQ(s->image_status.code(), ErrorCode::kCorrupt);
+  EXPECT_NE(s->image_status.message().find("half.jpg"), std::string::npos);
+  EXPECT_TRUE(s->pdq.hash.is_zero());
+  // Its digests are still there, for exact matching.
+  const std::string half = bytes.substr(0, bytes.size() / 2);
+  EXPECT_EQ(s->digests.sha256,
+            DigestBytes(reinterpret_cast<const uint8_t*>(half.data()), half.size()).sha256);
 
   // The whole file from memory equals the file on disk.
   Result<FileSignals> whole =
@@ -87,6 +94,7 @@ TEST_F(FileSignalsTest, TruncatedJpegIsAnErrorNamingTheFile) {
   Result<FileSignals> disk = ComputeFileSignals(dir + "/pdq/bridge-mods/aaa-orig.jpg", SignalOptions{});
   ASSERT_TRUE(whole.ok() && disk.ok());
   EXPECT_TRUE(whole->is_image);
+  EXPECT_TRUE(whole->complete());
   EXPECT_EQ(whole->pdq.hash, disk->pdq.hash);
   EXPECT_EQ(whole->digests.sha1, disk->digests.sha1);
 }
@@ -97,8 +105,14 @@ TEST_F(FileSignalsTest, ImageOverTheFileSizeLimitIsRefused) {
   SignalOptions opt;
   opt.decode.limits.max_file_bytes = 1000;
   Result<FileSignals> s = ComputeFileSignals(dir + "/pdq/bridge-mods/aaa-orig.jpg", opt);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), ErrorCode::kLimitExceeded);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(s->is_image);
+  EXPECT_EQ(s->image_status.code(), ErrorCode::kLimitExceeded);
+  EXPECT_NE(s->image_status.message().find("max_file_bytes"), std::string::npos);
+  // Streamed, not decoded: the digests equal those of the whole file.
+  Result<Digests> d = DigestFile(dir + "/pdq/bridge-mods/aaa-orig.jpg");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(s->digests.md5, d->md5);
 }
 
 TEST(PdqModes, ParseAndName) {

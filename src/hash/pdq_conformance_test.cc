@@ -64,6 +64,7 @@ TEST_F(PdqFiles, CanonicalModeMatchesExpectedFullres) {
     SCOPED_TRACE(row[0]);
     Result<FileSignals> s = ComputeFileSignals(dir_ + "/pdq/" + row[0], opt);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(s->image_status.ok()) << s->image_status.ToString();
     ASSERT_TRUE(s->is_image);
     if (IsColourModeFile(row[0])) {
       for (int d = 0; d < 8; ++d) EXPECT_LE(Distance(s->pdq.dihedral[d], row[2 + d]), kColourModeTolerance);
@@ -89,6 +90,7 @@ TEST_F(PdqFiles, Reference512ModeMatchesExpectedCli512) {
     SCOPED_TRACE(row[0]);
     Result<FileSignals> s = ComputeFileSignals(dir_ + "/pdq/" + row[0], opt);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(s->image_status.ok()) << s->image_status.ToString();
     if (IsColourModeFile(row[0])) {
       EXPECT_LE(Distance(s->pdq.hash, row[2]), kColourModeTolerance);
       continue;
@@ -128,6 +130,7 @@ TEST_F(PdqFiles, FastModeStaysCloseToCanonical) {
     SCOPED_TRACE(row[0]);
     Result<FileSignals> s = ComputeFileSignals(dir_ + "/pdq/" + row[0], fast);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_TRUE(s->image_status.ok()) << s->image_status.ToString();
     if (s->pdq.quality < kPdqMinQuality) continue;  // not matchable either way
     EXPECT_LE(Distance(s->pdq.hash, row[2]), 16);
     if (s->width >= 2 * fast.fast_min_side && s->height >= 2 * fast.fast_min_side &&

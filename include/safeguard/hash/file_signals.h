@@ -35,7 +35,7 @@ Result<PdqMode> ParsePdqMode(std::string_view name);
 
 // The smallest side the fast mode decodes to. Chosen on the benchmark corpus
 // (docs/performance.md): smaller is faster but drifts further from canonical.
-inline constexpr int kDefaultFastMinSide = 256;
+inline constexpr int kDefaultFastMinSide = 384;
 
 struct SignalOptions {
   PdqMode pdq_mode = PdqMode::kCanonical;
@@ -45,19 +45,27 @@ struct SignalOptions {
 };
 
 struct FileSignals {
-  // True when the file is in an image format we decode; false for any other
-  // file, which then has digests only.
+  // True when the file is in an image format we decode (by its signature);
+  // false for any other file, which then has digests only.
   bool is_image = false;
-  PdqHashes pdq;            // valid when is_image
-  int width = 0;            // of the image as stored (before any shrink)
+  // For an image: OK when it decoded and `pdq` is valid; otherwise why not
+  // (kCorrupt, kLimitExceeded, kUnsupported, ...; the message names the file).
+  // The digests are valid either way: an exact match needs no decoding.
+  Status image_status;
+  PdqHashes pdq;       // valid when is_image && image_status.ok()
+  int width = 0;       // full-resolution size (before any shrink-on-load)
   int height = 0;
-  std::string format;       // e.g. "jpeg"; empty for non-images
-  Digests digests;          // of the file's bytes, always
+  std::string format;  // e.g. "jpeg"; empty for non-images
+  Digests digests;     // of the file's bytes, always
+
+  // True when every signal the file should have was computed.
+  bool complete() const { return image_status.ok(); }
 };
 
-// Reads the file once. Errors: kNotFound, kIoError; for files in an image
-// format, also the decode errors (kCorrupt, kLimitExceeded, ...), whose
-// messages name the file. A file that is not an image is not an error.
+// Reads the file once (an image over max_file_bytes is streamed through the
+// digests and not decoded). Errors: kNotFound, kIoError, kInvalidArgument
+// (a directory). Decode failures are not errors of this function: they are
+// in FileSignals::image_status, beside the digests.
 Result<FileSignals> ComputeFileSignals(const std::string& path, const SignalOptions& options);
 
 // The same for bytes held in memory; `name` appears in error messages.
