@@ -66,5 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const safeguard::PdqHashes hashes = safeguard::PdqHashRgb(view, /*dihedral=*/true);
   Check(hashes.quality >= 0 && hashes.quality <= 100);
   Check(hashes.has_dihedral && hashes.dihedral[0] == hashes.hash);
+  // The fast mode's core, with the geometry scaled from the full size.
+  const safeguard::PdqHashes reduced =
+      safeguard::PdqHashRgbReduced(view, rgb.original_width, rgb.original_height, true);
+  Check(reduced.quality >= 0 && reduced.quality <= 100);
+  if (rgb.width == rgb.original_width && rgb.height == rgb.original_height) {
+    Check(reduced.hash == hashes.hash);
+  }
   return 0;
 }
