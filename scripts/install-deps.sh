@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  clang                      # libFuzzer for the fuzz targets
+  clang clang-format         # libFuzzer for the fuzz targets; the format check
   libvips-dev libvips-tools  # image decoding (JPEG, PNG, WebP, GIF, TIFF, HEIF...)
   libstb-dev                 # BMP (stb_image, BMP decoder only)
   libssl-dev                 # MD5, SHA-1, SHA-256

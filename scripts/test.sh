@@ -11,6 +11,9 @@ jobs=$(nproc)
 
 bash scripts/install-deps.sh
 
+echo "== formatting (.clang-format)" >&2
+git ls-files '*.cc' '*.h' '*.inc' | xargs clang-format --dry-run --Werror
+
 echo "== release build (warnings are errors)" >&2
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAFEGUARD_WERROR=ON >/dev/null
 cmake --build build -j "$jobs"

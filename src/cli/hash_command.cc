@@ -81,7 +81,8 @@ std::string SignalsJson(const std::string& path, const Result<FileSignals>& sign
 int RunHashCommand(const HashCommandOptions& options, std::ostream& out) {
   const std::vector<std::string> files = ExpandPaths(options.paths);
   const size_t n = files.size();
-  int jobs = options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
+  int jobs =
+      options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
   jobs = std::clamp(jobs, 1, 256);
   if (static_cast<size_t>(jobs) > n) jobs = static_cast<int>(std::max<size_t>(n, 1));
 
@@ -135,7 +136,8 @@ int RunHashCommand(const HashCommandOptions& options, std::ostream& out) {
     out << line << '\n';
     if (show_progress) {
       const auto now = std::chrono::steady_clock::now();
-      if (now - start > std::chrono::seconds(2) && now - last_progress > std::chrono::milliseconds(250)) {
+      if (now - start > std::chrono::seconds(2) &&
+          now - last_progress > std::chrono::milliseconds(250)) {
         last_progress = now;
         const double secs = std::chrono::duration<double>(now - start).count();
         std::fprintf(stderr, "\r%zu/%zu files, %.1f files/s ", i + 1, n,

@@ -49,8 +49,8 @@ class HashCommand : public ::testing::Test {
     data_ = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
     if (data_.empty()) GTEST_SKIP() << "reference test data not found";
     tmp_ = fs::temp_directory_path() /
-           ("safeguard-cli-" + std::string(
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+           ("safeguard-cli-" +
+            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(tmp_);
     fs::create_directories(tmp_ / "sub");
     fs::copy_file(data_ + "/pdq/bridge-mods/aaa-orig.jpg", tmp_ / "b.jpg");
@@ -91,7 +91,8 @@ TEST_F(HashCommand, DihedralAndModes) {
             "f0a5e102f1ccc0bd945308720fff038de34ef1e8ada9a956d2967ade5ea91a50");
   const CliRun ref = RunSafeguard("hash --mode reference512 " + (tmp_ / "b.jpg").string());
   ASSERT_EQ(ref.lines.size(), 1u);
-  EXPECT_EQ(ref.lines[0]["pdq"], "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22");
+  EXPECT_EQ(ref.lines[0]["pdq"],
+            "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22");
   const CliRun fast = RunSafeguard("hash --mode fast " + (tmp_ / "b.jpg").string());
   ASSERT_EQ(fast.lines.size(), 1u);
   EXPECT_EQ(fast.exit_code, 0);
@@ -104,7 +105,7 @@ TEST_F(HashCommand, FailuresAreReportedPerFileAndExitNonZeroAfterTheRest) {
   std::ofstream(tmp_ / "broken.jpg", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
   const std::string missing = (tmp_ / "missing.png").string();
   const CliRun r = RunSafeguard("hash " + (tmp_ / "broken.jpg").string() + " " + missing + " " +
-                             (tmp_ / "b.jpg").string());
+                                (tmp_ / "b.jpg").string());
   EXPECT_EQ(r.exit_code, 1);
   ASSERT_EQ(r.lines.size(), 3u);
   EXPECT_TRUE(r.lines[0].contains("error"));

@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
   cli::HashCommandOptions hash;
   std::string mode = "canonical";
   CLI::App* hash_cmd = app.add_subcommand(
-      "hash", "Print digests (MD5, SHA-1, SHA-256) and, for images, PDQ, as one JSON line per file.");
+      "hash",
+      "Print digests (MD5, SHA-1, SHA-256) and, for images, PDQ, as one JSON line per file.");
   hash_cmd->add_option("paths", hash.paths, "Files and folders (folders are walked recursively)")
       ->required();
   hash_cmd->add_option("--mode", mode, "PDQ mode: canonical | fast | reference512")
@@ -35,19 +36,23 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 256));
   hash_cmd->add_flag("--apply-exif-orientation", hash.signals.decode.apply_exif_orientation,
                      "Rotate images by their EXIF orientation first (off: as the reference)");
-  hash_cmd->add_option("--fast-min-side", hash.signals.fast_min_side,
-                       "Fast mode: smallest side to decode to")
+  hash_cmd
+      ->add_option("--fast-min-side", hash.signals.fast_min_side,
+                   "Fast mode: smallest side to decode to")
       ->check(CLI::Range(64, 4096))
       ->capture_default_str();
-  hash_cmd->add_option("--max-pixels", hash.signals.decode.limits.max_pixels,
-                       "Refuse images with more pixels than this")
+  hash_cmd
+      ->add_option("--max-pixels", hash.signals.decode.limits.max_pixels,
+                   "Refuse images with more pixels than this")
       ->capture_default_str();
-  hash_cmd->add_option("--max-dimension", hash.signals.decode.limits.max_dimension,
-                       "Refuse images with a side longer than this")
+  hash_cmd
+      ->add_option("--max-dimension", hash.signals.decode.limits.max_dimension,
+                   "Refuse images with a side longer than this")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
-  hash_cmd->add_option("--max-file-bytes", hash.signals.decode.limits.max_file_bytes,
-                       "Do not decode image files larger than this")
+  hash_cmd
+      ->add_option("--max-file-bytes", hash.signals.decode.limits.max_file_bytes,
+                   "Do not decode image files larger than this")
       ->capture_default_str();
   hash_cmd->add_flag("!--no-progress", hash.progress, "Never show progress on stderr");
 

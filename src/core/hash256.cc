@@ -37,8 +37,7 @@ Result<Hash256> Hash256::FromHex(std::string_view hex) {
     for (int d = 0; d < 16; ++d) {
       int x = HexValue(hex[w * 16 + d]);
       if (x < 0) {
-        return Status::InvalidArgument("not a hex digit at position " +
-                                       std::to_string(w * 16 + d));
+        return Status::InvalidArgument("not a hex digit at position " + std::to_string(w * 16 + d));
       }
       v = (v << 4) | static_cast<uint64_t>(x);
     }

@@ -56,11 +56,15 @@ void HashImage(const uint8_t* data, size_t size, const SignalOptions& options,
   s.format = image->format;
   const RgbView view{image->pixels.data(), image->width, image->height, 3 * image->width};
   switch (options.pdq_mode) {
-    case PdqMode::kCanonical: s.pdq = PdqHashRgb(view, options.dihedral); break;
+    case PdqMode::kCanonical:
+      s.pdq = PdqHashRgb(view, options.dihedral);
+      break;
     case PdqMode::kFast:
       s.pdq = PdqHashRgbReduced(view, s.width, s.height, options.dihedral);
       break;
-    case PdqMode::kReference512: s.pdq = PdqHashReference512(view, options.dihedral); break;
+    case PdqMode::kReference512:
+      s.pdq = PdqHashReference512(view, options.dihedral);
+      break;
   }
 }
 
@@ -68,9 +72,12 @@ void HashImage(const uint8_t* data, size_t size, const SignalOptions& options,
 
 std::string_view PdqModeName(PdqMode mode) {
   switch (mode) {
-    case PdqMode::kCanonical: return "canonical";
-    case PdqMode::kFast: return "fast";
-    case PdqMode::kReference512: return "reference512";
+    case PdqMode::kCanonical:
+      return "canonical";
+    case PdqMode::kFast:
+      return "fast";
+    case PdqMode::kReference512:
+      return "reference512";
   }
   return "unknown";
 }

@@ -19,9 +19,10 @@ class FileSignalsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(InitializeImageDecoding().ok());
-    tmp_ = fs::temp_directory_path() /
-           ("safeguard-signals-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-            "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    tmp_ =
+        fs::temp_directory_path() /
+        ("safeguard-signals-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+         "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(tmp_);
   }
   void TearDown() override { fs::remove_all(tmp_); }
@@ -42,8 +43,7 @@ TEST_F(FileSignalsTest, NonImageFileGetsDigestsOnly) {
   EXPECT_FALSE(s->is_image);
   EXPECT_EQ(s->digests.md5, "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(s->digests.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
-  EXPECT_EQ(s->digests.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(s->digests.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_TRUE(s->pdq.hash.is_zero());
 }
 
@@ -88,10 +88,10 @@ TEST_F(FileSignalsTest, TruncatedJpegIsAnErrorNamingTheFile) {
             DigestBytes(reinterpret_cast<const uint8_t*>(half.data()), half.size()).sha256);
 
   // The whole file from memory equals the file on disk.
-  Result<FileSignals> whole =
-      ComputeSignals(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), SignalOptions{},
-                     "aaa-orig.jpg");
-  Result<FileSignals> disk = ComputeFileSignals(dir + "/pdq/bridge-mods/aaa-orig.jpg", SignalOptions{});
+  Result<FileSignals> whole = ComputeSignals(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                             bytes.size(), SignalOptions{}, "aaa-orig.jpg");
+  Result<FileSignals> disk =
+      ComputeFileSignals(dir + "/pdq/bridge-mods/aaa-orig.jpg", SignalOptions{});
   ASSERT_TRUE(whole.ok() && disk.ok());
   EXPECT_TRUE(whole->is_image);
   EXPECT_TRUE(whole->complete());

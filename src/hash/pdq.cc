@@ -178,10 +178,17 @@ void BlurDecimate(const RgbView& image, const BlurGeometry& geometry, Kernel ker
   }
   std::vector<float> scratch(BlurScratchFloats(image.width, geometry.col_window));
   switch (kernel) {
-    case Kernel::kOracle: break;
-    case Kernel::kSse2: BlurDecimateSse2(image, geometry, scratch.data(), out); break;
-    case Kernel::kAvx2: BlurDecimateAvx2(image, geometry, scratch.data(), out); break;
-    case Kernel::kAvx512: BlurDecimateAvx512(image, geometry, scratch.data(), out); break;
+    case Kernel::kOracle:
+      break;
+    case Kernel::kSse2:
+      BlurDecimateSse2(image, geometry, scratch.data(), out);
+      break;
+    case Kernel::kAvx2:
+      BlurDecimateAvx2(image, geometry, scratch.data(), out);
+      break;
+    case Kernel::kAvx512:
+      BlurDecimateAvx512(image, geometry, scratch.data(), out);
+      break;
   }
 }
 
@@ -199,10 +206,9 @@ namespace {
 // One axis of BlurGeometry::Scaled. The reference's box filter writes output
 // o from inputs [o + h - w, o + h - 1], h = (w + 2) / 2: centred at o + off(w),
 // off(w) = h - 1 - (w - 1) / 2, half a pixel late for even w. After its two
-// passes the canonical sample x averages around x + 2 off(w). A reduced pixel k stands for the original pixels
-// [k s, (k + 1) s), centred at (k + 0.5) s - 0.5. Choose the reduced window
-// w' ~ w / s and, per sample, the k whose two-pass centre lands nearest the
-// canonical one.
+// passes the canonical sample x averages around x + 2 off(w). A reduced pixel k stands for the
+// original pixels [k s, (k + 1) s), centred at (k + 0.5) s - 0.5. Choose the reduced window w' ~ w
+// / s and, per sample, the k whose two-pass centre lands nearest the canonical one.
 void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
   const double s = static_cast<double>(original) / reduced;
   const int w = JaroszWindow(original);
@@ -223,8 +229,7 @@ void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
 
 }  // namespace
 
-BlurGeometry BlurGeometry::Scaled(int width, int height, int original_width,
-                                  int original_height) {
+BlurGeometry BlurGeometry::Scaled(int width, int height, int original_width, int original_height) {
   if (width == original_width && height == original_height) return Canonical(width, height);
   BlurGeometry g;
   ScaleAxis(width, original_width, &g.row_window, g.sample_cols);
@@ -262,10 +267,14 @@ Kernel BestKernel() {
 
 std::string_view KernelName(Kernel k) {
   switch (k) {
-    case Kernel::kOracle: return "oracle";
-    case Kernel::kSse2: return "sse2";
-    case Kernel::kAvx2: return "avx2";
-    case Kernel::kAvx512: return "avx512";
+    case Kernel::kOracle:
+      return "oracle";
+    case Kernel::kSse2:
+      return "sse2";
+    case Kernel::kAvx2:
+      return "avx2";
+    case Kernel::kAvx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -295,9 +304,8 @@ PdqHashes PdqHashWithGeometry(const RgbView& image, const BlurGeometry& geometry
 }  // namespace pdq_internal
 
 std::string_view DihedralName(Dihedral d) {
-  static constexpr std::string_view kNames[8] = {"original",  "rotate90", "rotate180",
-                                                 "rotate270", "flipx",    "flipy",
-                                                 "flipplus1", "flipminus1"};
+  static constexpr std::string_view kNames[8] = {"original", "rotate90", "rotate180", "rotate270",
+                                                 "flipx",    "flipy",    "flipplus1", "flipminus1"};
   const int i = static_cast<int>(d);
   return i >= 0 && i < 8 ? kNames[i] : "unknown";
 }

@@ -32,9 +32,7 @@ std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
 // The colour-mode files are decoder stress cases: the reference decoded them
 // with ImageMagick's own conversions (CMYK, 16-bit, palette, LAB...), so a few
 // bits of difference are expected there, and only there.
-bool IsColourModeFile(const std::string& path) {
-  return path.rfind("misc-images/modes/", 0) == 0;
-}
+bool IsColourModeFile(const std::string& path) { return path.rfind("misc-images/modes/", 0) == 0; }
 constexpr int kColourModeTolerance = 6;
 
 int Distance(const Hash256& a, const std::string& hex) {
@@ -67,7 +65,8 @@ TEST_F(PdqFiles, CanonicalModeMatchesExpectedFullres) {
     ASSERT_TRUE(s->image_status.ok()) << s->image_status.ToString();
     ASSERT_TRUE(s->is_image);
     if (IsColourModeFile(row[0])) {
-      for (int d = 0; d < 8; ++d) EXPECT_LE(Distance(s->pdq.dihedral[d], row[2 + d]), kColourModeTolerance);
+      for (int d = 0; d < 8; ++d)
+        EXPECT_LE(Distance(s->pdq.dihedral[d], row[2 + d]), kColourModeTolerance);
       EXPECT_NEAR(s->pdq.quality, std::stoi(row[1]), 5);
       continue;
     }
@@ -106,9 +105,9 @@ TEST_F(PdqFiles, TransformedPhotosMatchTheOriginalsDihedralVariants) {
   const std::string base = dir_ + "/pdq/reg-test-input/dih/";
   Result<FileSignals> original = ComputeFileSignals(base + "bridge-1-original.jpg", opt);
   ASSERT_TRUE(original.ok());
-  const char* files[8] = {"bridge-1-original.jpg", "bridge-2-rotate-90.jpg",
-                          "bridge-3-rotate-180.jpg", "bridge-4-rotate-270.jpg",
-                          "bridge-5-flipx.jpg",    "bridge-6-flipy.jpg",
+  const char* files[8] = {"bridge-1-original.jpg",    "bridge-2-rotate-90.jpg",
+                          "bridge-3-rotate-180.jpg",  "bridge-4-rotate-270.jpg",
+                          "bridge-5-flipx.jpg",       "bridge-6-flipy.jpg",
                           "bridge-7-flip-plus-1.jpg", "bridge-8-flip-minus-1.jpg"};
   for (int d = 0; d < 8; ++d) {
     Result<FileSignals> t = ComputeFileSignals(base + files[d], opt);

@@ -129,7 +129,8 @@ void BlurDecimateOracle(const RgbView& image, const BlurGeometry& geometry, floa
   }
   for (int i = 0; i < 64; ++i) {
     for (int j = 0; j < 64; ++j) {
-      out[i][j] = buf1[static_cast<size_t>(geometry.sample_rows[i]) * cols + geometry.sample_cols[j]];
+      out[i][j] =
+          buf1[static_cast<size_t>(geometry.sample_rows[i]) * cols + geometry.sample_cols[j]];
     }
   }
 }

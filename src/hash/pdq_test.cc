@@ -3,9 +3,9 @@
 
 #include <gtest/gtest.h>
 
-#include <cmath>
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -130,8 +130,9 @@ Pixels MakeImage(std::mt19937& rng, int width, int height) {
 TEST(PdqKernels, EveryKernelEqualsTheOracleOnRandomImages) {
   std::mt19937 rng(20261121);
   std::uniform_int_distribution<int> side(kPdqMinDimension, 300);
-  std::vector<std::pair<int, int>> sizes = {{5, 5},   {5, 600}, {600, 5},  {64, 64},   {65, 63},
-                                            {127, 129}, {128, 128}, {16, 17}, {1001, 37}, {33, 1500}};
+  std::vector<std::pair<int, int>> sizes = {{5, 5},     {5, 600},   {600, 5},   {64, 64},
+                                            {65, 63},   {127, 129}, {128, 128}, {16, 17},
+                                            {1001, 37}, {33, 1500}};
   for (int i = 0; i < 40; ++i) sizes.emplace_back(side(rng), side(rng));
   for (const auto& [w, h] : sizes) {
     const Pixels px = MakeImage(rng, w, h);
@@ -177,8 +178,9 @@ TEST(PdqGeometry, ScaledEqualsCanonicalAtFullSizeAndStaysInsideTheImage) {
   EXPECT_EQ(c.row_window, 13);  // (1600 + 127) / 128
   EXPECT_EQ(c.col_window, 8);
   EXPECT_EQ(std::memcmp(&c, &same, sizeof(c)), 0);
-  for (auto [w, h, ow, oh] : {std::array{5, 5, 40, 40}, std::array{500, 375, 4000, 3000},
-                              std::array{1008, 756, 4032, 3024}, std::array{64, 9000, 512, 72000}}) {
+  for (auto [w, h, ow, oh] :
+       {std::array{5, 5, 40, 40}, std::array{500, 375, 4000, 3000},
+        std::array{1008, 756, 4032, 3024}, std::array{64, 9000, 512, 72000}}) {
     const auto g = pdq_internal::BlurGeometry::Scaled(w, h, ow, oh);
     EXPECT_GE(g.row_window, 1);
     EXPECT_LE(g.row_window, w);
@@ -246,8 +248,8 @@ TEST(PdqKernels, RowStrideLargerThanWidthIsHonoured) {
   const Pixels px = MakeImage(rng, 90, 70);
   std::vector<uint8_t> padded(static_cast<size_t>(70) * (90 * 3 + 13), 0xAB);
   for (int y = 0; y < 70; ++y) {
-    std::memcpy(&padded[static_cast<size_t>(y) * (90 * 3 + 13)], &px.rgb[static_cast<size_t>(y) * 270],
-                270);
+    std::memcpy(&padded[static_cast<size_t>(y) * (90 * 3 + 13)],
+                &px.rgb[static_cast<size_t>(y) * 270], 270);
   }
   const PdqHashes a = PdqHashRgb(px.view(), true);
   const PdqHashes b = PdqHashRgb(RgbView{padded.data(), 90, 70, 90 * 3 + 13}, true);

@@ -30,7 +30,8 @@ BmpPixels DecodeBmpRgb(const uint8_t* data, size_t size, int* width, int* height
     return nullptr;
   }
   int channels = 0;
-  BmpPixels pixels(stbi_load_from_memory(data, static_cast<int>(size), width, height, &channels, 3));
+  BmpPixels pixels(
+      stbi_load_from_memory(data, static_cast<int>(size), width, height, &channels, 3));
   if (pixels == nullptr) {
     const char* reason = stbi_failure_reason();
     *failure = reason != nullptr ? reason : "unknown error";

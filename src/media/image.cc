@@ -206,9 +206,7 @@ const DecoderState& State() {
   return state;
 }
 
-bool Available(Format f) {
-  return f == Format::kBmp || State().available[static_cast<size_t>(f)];
-}
+bool Available(Format f) { return f == Format::kBmp || State().available[static_cast<size_t>(f)]; }
 
 struct LoadParams {
   VipsAccess access = VIPS_ACCESS_SEQUENTIAL;
@@ -508,7 +506,8 @@ Result<RgbImage> DecodeBmp(const uint8_t* data, size_t size, const DecodeLimits&
   // error, so the pixel array's extent is checked against the header first.
   if (Status s = CheckBmpExtent(data, size, width, height, name); !s.ok()) return s;
   std::string failure;
-  media_internal::BmpPixels pixels = media_internal::DecodeBmpRgb(data, size, &width, &height, &failure);
+  media_internal::BmpPixels pixels =
+      media_internal::DecodeBmpRgb(data, size, &width, &height, &failure);
   if (pixels == nullptr) {
     return Status::Corrupt(std::string(name) + ": truncated or corrupt BMP (" + failure + ")");
   }

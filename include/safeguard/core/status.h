@@ -45,12 +45,16 @@ class [[nodiscard]] Status {
   static Status Error(ErrorCode code, std::string message) {
     return Status(code, std::move(message));
   }
-  static Status InvalidArgument(std::string m) { return Error(ErrorCode::kInvalidArgument, std::move(m)); }
+  static Status InvalidArgument(std::string m) {
+    return Error(ErrorCode::kInvalidArgument, std::move(m));
+  }
   static Status NotFound(std::string m) { return Error(ErrorCode::kNotFound, std::move(m)); }
   static Status IoError(std::string m) { return Error(ErrorCode::kIoError, std::move(m)); }
   static Status Corrupt(std::string m) { return Error(ErrorCode::kCorrupt, std::move(m)); }
   static Status Unsupported(std::string m) { return Error(ErrorCode::kUnsupported, std::move(m)); }
-  static Status LimitExceeded(std::string m) { return Error(ErrorCode::kLimitExceeded, std::move(m)); }
+  static Status LimitExceeded(std::string m) {
+    return Error(ErrorCode::kLimitExceeded, std::move(m));
+  }
   static Status Internal(std::string m) { return Error(ErrorCode::kInternal, std::move(m)); }
 
   bool ok() const { return code_ == ErrorCode::kOk; }
@@ -74,7 +78,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result needs a value or a failed Status");
   }

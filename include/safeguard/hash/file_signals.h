@@ -52,8 +52,8 @@ struct FileSignals {
   // (kCorrupt, kLimitExceeded, kUnsupported, ...; the message names the file).
   // The digests are valid either way: an exact match needs no decoding.
   Status image_status;
-  PdqHashes pdq;       // valid when is_image && image_status.ok()
-  int width = 0;       // full-resolution size (before any shrink-on-load)
+  PdqHashes pdq;  // valid when is_image && image_status.ok()
+  int width = 0;  // full-resolution size (before any shrink-on-load)
   int height = 0;
   std::string format;  // e.g. "jpeg"; empty for non-images
   Digests digests;     // of the file's bytes, always

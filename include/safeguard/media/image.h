@@ -26,7 +26,7 @@ namespace safeguard {
 
 // Named defaults for DecodeLimits (documented in docs/limits.md).
 inline constexpr uint64_t kDefaultMaxImageFileBytes = uint64_t{256} << 20;  // 256 MiB
-inline constexpr uint64_t kDefaultMaxImagePixels = 100'000'000;            // 100 megapixels
+inline constexpr uint64_t kDefaultMaxImagePixels = 100'000'000;             // 100 megapixels
 inline constexpr int kDefaultMaxImageDimension = 30'000;                    // px, either side
 
 struct DecodeLimits {
