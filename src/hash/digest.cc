@@ -1,17 +1,13 @@
 #include "safeguard/hash/digest.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cassert>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <system_error>
 
+#include "safeguard/core/file.h"
 #include "safeguard/core/hash256.h"
 
 namespace safeguard {
@@ -49,25 +45,6 @@ std::string FinalHex(EVP_MD_CTX* ctx) {
   if (EVP_DigestFinal_ex(ctx, out, &len) != 1) FatalOpenSsl("EVP_DigestFinal_ex");
   return BytesToHex(out, len);
 }
-
-// Thread-safe text for an errno value (std::strerror is not).
-std::string ErrnoText(int err) { return std::generic_category().message(err); }
-
-// Closes a file descriptor when it goes out of scope.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);  // read-only: nothing to lose on close
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -109,44 +86,15 @@ Digests DigestBytes(const uint8_t* data, size_t size) {
 }
 
 Result<Digests> DigestFile(const std::string& path) {
-  // O_NONBLOCK so that opening a FIFO cannot hang; only regular files are
-  // read, and for those the flag has no effect.
-  int raw_fd;
-  do {
-    raw_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  } while (raw_fd < 0 && errno == EINTR);
-  if (raw_fd < 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) {
-      return Status::NotFound("no such file: " + path);
-    }
-    return Status::IoError("cannot open " + path + ": " + ErrnoText(err));
-  }
-  FileDescriptor fd(raw_fd);
-
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    return Status::IoError("cannot stat " + path + ": " + ErrnoText(errno));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    return Status::InvalidArgument("is a directory, not a file: " + path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return Status::InvalidArgument("not a regular file: " + path);
-  }
-  (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);  // a hint only
-
+  Result<InputFile> file = InputFile::Open(path);
+  if (!file.ok()) return file.status();
   auto buffer = std::make_unique_for_overwrite<uint8_t[]>(kReadBufferSize);
   Digester digester;
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buffer.get(), kReadBufferSize);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      return Status::IoError("cannot read " + path + ": " + ErrnoText(err));
-    }
-    if (n == 0) break;
-    digester.Update(buffer.get(), static_cast<size_t>(n));
+  while (true) {
+    Result<size_t> n = file->Read(buffer.get(), kReadBufferSize);
+    if (!n.ok()) return n.status();
+    digester.Update(buffer.get(), *n);
+    if (*n < kReadBufferSize) break;  // end of file
   }
   return digester.Finish();
 }

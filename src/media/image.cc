@@ -21,15 +21,12 @@
 #include "safeguard/media/image.h"
 
 #include "bmp_decoder.h"
+#include "safeguard/core/file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <vips/vips.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -468,8 +465,6 @@ Status ReadPixels(const Prepared& prepared, Format format, std::string_view name
   return Status::Ok();
 }
 
-std::string ErrnoText(int err) { return std::strerror(err); }
-
 uint32_t ReadLittleEndian32(const uint8_t* p) {
   return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
 }
@@ -619,52 +614,9 @@ Result<RgbImage> DecodeImage(const uint8_t* data, size_t size, const DecodeOptio
 }
 
 Result<RgbImage> DecodeImageFile(const std::string& path, const DecodeOptions& options) {
-  // O_NONBLOCK: opening a FIFO must not hang; it is then refused as not a
-  // regular file. fstat on the open descriptor avoids a stat/open race.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return Status::NotFound(path + ": no such file");
-    return Status::IoError(path + ": cannot open: " + ErrnoText(err));
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return Status::IoError(path + ": cannot stat: " + ErrnoText(errno));
-  if (S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + ": is a directory, not an image");
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size > options.limits.max_file_bytes) {
-    return Status::LimitExceeded(path + ": " + std::to_string(file_size) +
-                                 " bytes exceeds max_file_bytes " +
-                                 std::to_string(options.limits.max_file_bytes));
-  }
-
-  // Read to end of file rather than trusting st_size: the file may change
-  // under us. The spare byte lets the final read see end of file without
-  // growing the buffer; one byte past the limit is enough to know it is over.
-  std::vector<uint8_t> bytes(static_cast<size_t>(file_size) + 1);
-  size_t used = 0;
-  for (;;) {
-    if (used == bytes.size()) {
-      if (used > options.limits.max_file_bytes) break;
-      const uint64_t max = std::max<uint64_t>(options.limits.max_file_bytes, used);
-      const uint64_t cap = max == UINT64_MAX ? max : max + 1;
-      bytes.resize(static_cast<size_t>(std::min<uint64_t>(cap, used + used / 2 + 4096)));
-    }
-    const ssize_t n = ::read(fd, bytes.data() + used, bytes.size() - used);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError(path + ": read failed: " + ErrnoText(errno));
-    }
-    if (n == 0) break;
-    used += static_cast<size_t>(n);
-  }
-  bytes.resize(used);
-  return DecodeImage(bytes.data(), bytes.size(), options, path);
+  Result<std::vector<uint8_t>> bytes = ReadFileBounded(path, options.limits.max_file_bytes);
+  if (!bytes.ok()) return bytes.status();
+  return DecodeImage(bytes->data(), bytes->size(), options, path);
 }
 
 }  // namespace safeguard
