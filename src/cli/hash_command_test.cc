@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "hash_command.h"
-#include "safeguard/core/testdata.h"
+#include "test_support.h"
 
 namespace safeguard::cli {
 namespace {
@@ -46,8 +46,8 @@ CliRun RunSafeguard(const std::string& args) {
 class HashCommand : public ::testing::Test {
  protected:
   void SetUp() override {
-    data_ = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-    if (data_.empty()) GTEST_SKIP() << "reference test data not found";
+    SAFEGUARD_REQUIRE_TESTDATA();
+    data_ = test_support::TestDataDir();
     tmp_ = fs::temp_directory_path() /
            ("safeguard-cli-" +
             std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));

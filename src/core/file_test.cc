@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "test_support.h"
+
 namespace safeguard {
 namespace {
 
@@ -15,19 +17,11 @@ namespace fs = std::filesystem;
 
 class InputFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("safeguard-file-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string Write(const std::string& name, const std::string& bytes) {
-    const std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
+    return scratch_.Write(name, bytes);
   }
-  fs::path dir_;
+  test_support::ScratchDir scratch_;
+  const fs::path& dir_ = scratch_.path();
 };
 
 TEST_F(InputFileTest, ReadsInPiecesUpToEndOfFile) {

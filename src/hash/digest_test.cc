@@ -1,5 +1,7 @@
 #include "safeguard/hash/digest.h"
 
+#include "test_support.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,45 +33,13 @@ std::vector<uint8_t> RandomBytes(std::mt19937_64& rng, size_t size) {
   return out;
 }
 
-// A fresh directory under the system temp directory, removed with its
-// contents when the test ends.
-class TempDir {
+// Scratch directory whose Write returns a path (as fs::path, for the tests
+// below).
+class TempDir : public test_support::ScratchDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device rd;
-    for (int attempt = 0;; ++attempt) {
-      fs::path p =
-          fs::temp_directory_path() / ("safeguard-digest-test-" + std::to_string(::getpid()) + "-" +
-                                       std::to_string(counter++) + "-" + std::to_string(rd()));
-      if (fs::create_directory(p)) {
-        path_ = p;
-        return;
-      }
-      if (attempt > 100) throw std::runtime_error("cannot create a temp dir");
-    }
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
   fs::path Write(const std::string& name, const std::vector<uint8_t>& bytes) const {
-    fs::path p = path_ / name;
-    std::ofstream out(p, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()),
-              static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) throw std::runtime_error("cannot write " + p.string());
-    return p;
+    return fs::path(ScratchDir::Write(name, bytes));
   }
-
- private:
-  fs::path path_;
 };
 
 void ExpectSame(const Digests& a, const Digests& b) {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "safeguard/core/testdata.h"
+#include "test_support.h"
 
 namespace safeguard {
 namespace {
@@ -17,23 +17,12 @@ namespace fs = std::filesystem;
 
 class FileSignalsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(InitializeImageDecoding().ok());
-    tmp_ =
-        fs::temp_directory_path() /
-        ("safeguard-signals-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
-         "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(tmp_);
-  }
-  void TearDown() override { fs::remove_all(tmp_); }
-
+  void SetUp() override { ASSERT_TRUE(InitializeImageDecoding().ok()); }
   std::string Write(const std::string& name, const std::string& bytes) {
-    const std::string p = (tmp_ / name).string();
-    std::ofstream(p, std::ios::binary) << bytes;
-    return p;
+    return scratch_.Write(name, bytes);
   }
-
-  fs::path tmp_;
+  test_support::ScratchDir scratch_;
+  const fs::path& tmp_ = scratch_.path();
 };
 
 TEST_F(FileSignalsTest, NonImageFileGetsDigestsOnly) {
@@ -69,8 +58,8 @@ TEST_F(FileSignalsTest, MissingFileAndDirectoryAreErrorsNamingThePath) {
 }
 
 TEST_F(FileSignalsTest, TruncatedJpegIsAnErrorNamingTheFile) {
-  const std::string dir = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-  if (dir.empty()) GTEST_SKIP() << "reference test data not found";
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string dir = test_support::TestDataDir();
   std::ifstream in(dir + "/pdq/bridge-mods/aaa-orig.jpg", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_GT(bytes.size(), 1000u);
@@ -100,8 +89,8 @@ TEST_F(FileSignalsTest, TruncatedJpegIsAnErrorNamingTheFile) {
 }
 
 TEST_F(FileSignalsTest, ImageOverTheFileSizeLimitIsRefused) {
-  const std::string dir = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-  if (dir.empty()) GTEST_SKIP() << "reference test data not found";
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string dir = test_support::TestDataDir();
   SignalOptions opt;
   opt.decode.limits.max_file_bytes = 1000;
   Result<FileSignals> s = ComputeFileSignals(dir + "/pdq/bridge-mods/aaa-orig.jpg", opt);

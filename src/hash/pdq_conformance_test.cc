@@ -8,26 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "safeguard/core/testdata.h"
 #include "safeguard/hash/file_signals.h"
+#include "test_support.h"
 
 namespace safeguard {
 namespace {
 
-std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    std::stringstream ss(line);
-    std::string f;
-    while (std::getline(ss, f, ',')) fields.push_back(f);
-    if (!fields.empty()) rows.push_back(fields);
-  }
-  return rows;
-}
+using test_support::ReadCsv;
 
 // The colour-mode files are decoder stress cases: the reference decoded them
 // with ImageMagick's own conversions (CMYK, 16-bit, palette, LAB...), so a few
@@ -44,8 +31,8 @@ int Distance(const Hash256& a, const std::string& hex) {
 class PdqFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-    if (dir_.empty()) GTEST_SKIP() << "reference test data not found";
+    SAFEGUARD_REQUIRE_TESTDATA();
+    dir_ = test_support::TestDataDir();
     ASSERT_TRUE(InitializeImageDecoding().ok());
   }
   std::string dir_;

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "pdq_internal.h"
-#include "safeguard/core/testdata.h"
 #include "safeguard/hash/pdq.h"
+#include "test_support.h"
 
 namespace safeguard {
 namespace {
@@ -29,35 +29,14 @@ struct Pixels {
   RgbView view() const { return RgbView{rgb.data(), width, height, 3 * width}; }
 };
 
-// Binary PPM (P6, maxval 255) as written by the test data's generator.
-Pixels ReadPpm(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string magic;
-  int maxval = 0;
+Pixels ReadPixels(const std::string& path) {
+  test_support::Ppm ppm;
+  EXPECT_TRUE(test_support::ReadPpm(path, &ppm)) << path;
   Pixels p;
-  in >> magic >> p.width >> p.height >> maxval;
-  in.get();
-  EXPECT_EQ(magic, "P6") << path;
-  EXPECT_EQ(maxval, 255) << path;
-  p.rgb.resize(static_cast<size_t>(p.width) * p.height * 3);
-  in.read(reinterpret_cast<char*>(p.rgb.data()), static_cast<std::streamsize>(p.rgb.size()));
-  EXPECT_TRUE(in.good()) << path;
+  p.width = ppm.width;
+  p.height = ppm.height;
+  p.rgb = std::move(ppm.pixels);
   return p;
-}
-
-std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    std::stringstream ss(line);
-    std::string f;
-    while (std::getline(ss, f, ',')) fields.push_back(f);
-    if (!fields.empty()) rows.push_back(fields);
-  }
-  return rows;
 }
 
 std::vector<Kernel> Kernels() {
@@ -69,13 +48,12 @@ std::vector<Kernel> Kernels() {
 }
 
 TEST(PdqConformance, ExpectedPixelsBitExactForEveryKernelAndTransform) {
-  const std::string dir = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-  if (dir.empty()) GTEST_SKIP() << "reference test data not found";
-  const auto rows = ReadCsv(dir + "/pdq/expected-pixels.csv");
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const auto rows = test_support::ReadCsv(test_support::PdqTestFile("expected-pixels.csv"));
   ASSERT_EQ(rows.size(), 10u);
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), 10u);
-    const Pixels px = ReadPpm(dir + "/pdq/" + row[0]);
+    const Pixels px = ReadPixels(test_support::PdqTestFile(row[0]));
     for (Kernel k : Kernels()) {
       SCOPED_TRACE(row[0] + " kernel " + std::string(pdq_internal::KernelName(k)));
       const PdqHashes h = pdq_internal::PdqHashRgbWithKernel(px.view(), true, k);

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "safeguard/core/testdata.h"
+#include "test_support.h"
 
 // LeakSanitizer (SAFEGUARD_SANITIZE=address): the x265 HEVC encoder, which
 // only this test uses (to make a HEIC input), leaks one block on its first
@@ -37,84 +37,15 @@ using Bytes = std::vector<uint8_t>;
 // ---------------------------------------------------------------------------
 // Helpers.
 
-const std::string& TestDataDir() {
-  static const std::string dir = FindTestDataDir(SAFEGUARD_SOURCE_DIR);
-  return dir;
-}
+using test_support::Ppm;
+using test_support::ReadPpm;
+using TempDir = test_support::ScratchDir;
+#define REQUIRE_TESTDATA() SAFEGUARD_REQUIRE_TESTDATA()
 
-#define REQUIRE_TESTDATA()                                                                \
-  do {                                                                                    \
-    if (TestDataDir().empty()) {                                                          \
-      GTEST_SKIP() << "reference test data not found (set SAFEGUARD_TESTDATA or provide " \
-                      "../shared/testdata)";                                              \
-    }                                                                                     \
-  } while (0)
-
-std::string Pdq(const std::string& relative) { return TestDataDir() + "/pdq/" + relative; }
-
-Bytes ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
+std::string Pdq(const std::string& relative) { return test_support::PdqTestFile(relative); }
+Bytes ReadFile(const std::string& path) { return test_support::ReadBytes(path); }
 void WriteFile(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
-
-// A fresh directory under the test temp dir, removed at destruction.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::path(testing::TempDir()) /
-            ("safeguard_media_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-struct Ppm {
-  int width = 0;
-  int height = 0;
-  Bytes pixels;
-};
-
-// Binary PPM (P6, maxval 255) reader, enough for the reference files.
-bool ReadPpm(const std::string& path, Ppm* ppm) {
-  const Bytes bytes = ReadFile(path);
-  size_t pos = 0;
-  auto next_token = [&]() -> std::string {
-    for (;;) {
-      while (pos < bytes.size() && std::isspace(bytes[pos])) ++pos;
-      if (pos < bytes.size() && bytes[pos] == '#') {
-        while (pos < bytes.size() && bytes[pos] != '\n') ++pos;
-        continue;
-      }
-      break;
-    }
-    std::string token;
-    while (pos < bytes.size() && !std::isspace(bytes[pos]))
-      token += static_cast<char>(bytes[pos++]);
-    return token;
-  };
-  if (next_token() != "P6") return false;
-  ppm->width = std::stoi(next_token());
-  ppm->height = std::stoi(next_token());
-  if (next_token() != "255") return false;
-  ++pos;  // the single whitespace byte before the raster
-  const size_t n = size_t(ppm->width) * size_t(ppm->height) * 3;
-  if (bytes.size() - pos != n) return false;
-  ppm->pixels.assign(bytes.begin() + static_cast<std::ptrdiff_t>(pos), bytes.end());
-  return true;
+  test_support::WriteBytes(path, bytes);
 }
 
 struct UnrefImage {
@@ -218,10 +149,11 @@ const std::map<std::string, std::pair<int, int>>& KnownSizes() {
 TEST(ReferenceImages, EveryPdqImageDecodes) {
   REQUIRE_TESTDATA();
   int decoded = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(TestDataDir() + "/pdq")) {
+  for (const auto& entry : fs::recursive_directory_iterator(test_support::TestDataDir() + "/pdq")) {
     const std::string ext = entry.path().extension().string();
     if (ext != ".jpg" && ext != ".png" && ext != ".webp") continue;
-    const std::string relative = fs::relative(entry.path(), TestDataDir() + "/pdq").string();
+    const std::string relative =
+        fs::relative(entry.path(), test_support::TestDataDir() + "/pdq").string();
     SCOPED_TRACE(relative);
     Result<RgbImage> image = DecodeImageFile(entry.path().string(), {});
     ASSERT_TRUE(image.ok()) << image.status().ToString();
@@ -246,7 +178,7 @@ TEST(ReferenceImages, EveryPdqImageDecodes) {
 TEST(ReferenceImages, PixelsEqualReferencePpms) {
   REQUIRE_TESTDATA();
   int compared = 0;
-  for (const auto& entry : fs::directory_iterator(TestDataDir() + "/pdq/pixels")) {
+  for (const auto& entry : fs::directory_iterator(test_support::TestDataDir() + "/pdq/pixels")) {
     if (entry.path().extension() != ".ppm") continue;
     // bridge-mods_aaa-orig.ppm <- bridge-mods/aaa-orig.(jpg|png|webp)
     std::string stem = entry.path().stem().string();
