@@ -105,6 +105,33 @@ Pixels MakeImage(std::mt19937& rng, int width, int height) {
   return p;
 }
 
+// A smooth, photo-like image: the sum of `waves` plane waves with random
+// directions and phases, wavelengths around `scale` pixels, in colour.
+Pixels MakeWaves(std::mt19937& rng, int width, int height, int waves, double scale) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> fx(waves), fy(waves), phase(waves);
+  for (int k = 0; k < waves; ++k) {
+    fx[k] = (1 + 8 * u(rng)) / scale;
+    fy[k] = (1 + 8 * u(rng)) / scale;
+    phase[k] = 6.28 * u(rng);
+  }
+  Pixels p;
+  p.width = width;
+  p.height = height;
+  p.rgb.resize(static_cast<size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      double v = 0;
+      for (int k = 0; k < waves; ++k) v += std::sin(fx[k] * x + fy[k] * y + phase[k]);
+      for (int c = 0; c < 3; ++c) {
+        p.rgb[(static_cast<size_t>(y) * width + x) * 3 + c] =
+            static_cast<uint8_t>(std::clamp(128 + 25 * v + 8 * c, 0.0, 255.0));
+      }
+    }
+  }
+  return p;
+}
+
 TEST(PdqKernels, EveryKernelEqualsTheOracleOnRandomImages) {
   std::mt19937 rng(20261121);
   std::uniform_int_distribution<int> side(kPdqMinDimension, 300);
@@ -179,26 +206,8 @@ TEST(PdqGeometry, ScaledEqualsCanonicalAtFullSizeAndStaysInsideTheImage) {
 TEST(Pdq, ReducedHashOfABlockAveragedImageIsCloseToCanonical) {
   // Averaging 4x4 blocks is what JPEG's 1/4 DCT scaling approximates.
   std::mt19937 rng(8);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  double fx[8], fy[8], ph[8];
-  for (int k = 0; k < 8; ++k) {
-    fx[k] = 1 + 9 * u(rng);
-    fy[k] = 1 + 9 * u(rng);
-    ph[k] = 6.28 * u(rng);
-  }
   const int W = 1600, H = 1200;
-  Pixels full;
-  full.width = W;
-  full.height = H;
-  full.rgb.resize(static_cast<size_t>(W) * H * 3);
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x) {
-      double v = 0;
-      for (int k = 0; k < 8; ++k) v += std::sin((fx[k] * x + fy[k] * y) / 250.0 + ph[k]);
-      for (int c = 0; c < 3; ++c)
-        full.rgb[(static_cast<size_t>(y) * W + x) * 3 + c] =
-            static_cast<uint8_t>(std::clamp(128 + 30 * v + 10 * c, 0.0, 255.0));
-    }
+  const Pixels full = MakeWaves(rng, W, H, 8, 250.0);
   Pixels small;
   small.width = W / 4;
   small.height = H / 4;
@@ -253,26 +262,8 @@ TEST(Pdq, FlatImageHasQualityZero) {
 TEST(Pdq, DihedralHashesMatchHashesOfTransformedPixels) {
   // Transforming the pixels and hashing gives nearly the DCT-derived
   // variant (not exactly: the decimation grid is not symmetric under a flip).
-  // A smooth, photo-like image: a few random low-frequency waves.
   std::mt19937 rng(11);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  double fx[6], fy[6], ph[6];
-  for (int k = 0; k < 6; ++k) {
-    fx[k] = 1 + 5 * u(rng);
-    fy[k] = 1 + 5 * u(rng);
-    ph[k] = 6.28 * u(rng);
-  }
-  Pixels px;
-  px.width = 256;
-  px.height = 256;
-  px.rgb.resize(256 * 256 * 3);
-  for (int y = 0; y < 256; ++y)
-    for (int x = 0; x < 256; ++x) {
-      double v = 0;
-      for (int k = 0; k < 6; ++k) v += std::sin(fx[k] * x / 40.7 + fy[k] * y / 40.7 + ph[k]);
-      for (int c = 0; c < 3; ++c)
-        px.rgb[(y * 256 + x) * 3 + c] = static_cast<uint8_t>(127.5 + 20 * v + 5 * c);
-    }
+  const Pixels px = MakeWaves(rng, 256, 256, 6, 40.0);
   auto transformed = [&](auto map) {
     Pixels t = px;
     for (int y = 0; y < 256; ++y)
