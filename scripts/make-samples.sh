@@ -24,19 +24,19 @@ for c in 0 1 2; do
 done
 vips bandjoin "band0.v band1.v band2.v" rgbf.v
 vips cast rgbf.v landscape.v uchar
-vips copy landscape.v landscape.jpg[Q=92]
-vips copy landscape.v landscape.png
-vips resize landscape.v landscape-small.jpg[Q=80] 0.4
-vips flip landscape.v landscape-mirrored.jpg[Q=92] horizontal
-vips rot landscape.v landscape-rotated.webp[Q=85] d90
+vips copy landscape.v landscape.jpg[Q=92,strip]
+vips copy landscape.v landscape.png[strip]
+vips resize landscape.v landscape-small.jpg[Q=80,strip] 0.4
+vips flip landscape.v landscape-mirrored.jpg[Q=92,strip] horizontal
+vips rot landscape.v landscape-rotated.webp[Q=85,strip] d90
 # A different picture: concentric rings (should not match the first).
 vips eye rings.v 1200 900 --factor 0.6
 vips linear rings.v r.v 127 128
 vips cast r.v rings8.v uchar
 vips bandjoin "rings8.v rings8.v rings8.v" rings3.v
-vips copy rings3.v rings.jpg[Q=90]
+vips copy rings3.v rings.jpg[Q=90,strip]
 # Too small to hash meaningfully (under 5 px on a side).
-vips crop landscape.v tiny.png 0 0 4 4
+vips crop landscape.v tiny.png[strip] 0 0 4 4
 # Not an image.
 printf 'Safeguard demo: this file is not an image, so it gets digests only.\n' > notes.txt
 rm -f ./*.v
