@@ -167,7 +167,7 @@ size_t BlurScratchFloats(int width, int col_window) {
   constexpr size_t kBandRows = 16;
   const size_t w = static_cast<size_t>(width);
   const size_t ring_rows = static_cast<size_t>(col_window) + kBandRows + 2;
-  return 4 * kBandRows * w + ring_rows * w + ring_rows * 64;
+  return 4 * kBandRows * w + ring_rows * w + ring_rows * kMaxGatheredColumns;
 }
 
 void BlurDecimate(const RgbView& image, const BlurGeometry& geometry, Kernel kernel,
@@ -206,10 +206,13 @@ namespace {
 // One axis of BlurGeometry::Scaled. The reference's box filter writes output
 // o from inputs [o + h - w, o + h - 1], h = (w + 2) / 2: centred at o + off(w),
 // off(w) = h - 1 - (w - 1) / 2, half a pixel late for even w. After its two
-// passes the canonical sample x averages around x + 2 off(w). A reduced pixel k stands for the
-// original pixels [k s, (k + 1) s), centred at (k + 0.5) s - 0.5. Choose the reduced window w' ~ w
-// / s and, per sample, the k whose two-pass centre lands nearest the canonical one.
-void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
+// passes the canonical sample x averages around x + 2 off(w). A reduced pixel
+// k stands for the original pixels [k s, (k + 1) s), centred at
+// (k + 0.5) s - 0.5. With the reduced window w' ~ w / s, the reduced position
+// whose two-pass centre lands on the canonical one is fractional; the sample
+// is interpolated there. (Rounding to the nearest pixel instead doubles the
+// mean distance to the canonical hash: docs/performance.md.)
+void ScaleAxis(int reduced, int original, int* window, int samples[64], float fractions[64]) {
   const double s = static_cast<double>(original) / reduced;
   const int w = JaroszWindow(original);
   const int w_reduced = std::clamp(static_cast<int>(std::lround(w / s)), 1, reduced);
@@ -217,13 +220,12 @@ void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
   *window = w_reduced;
   int canonical[64];
   DecimationIndices(original, canonical);
-  int previous = 0;
   for (int i = 0; i < 64; ++i) {
     const double centre = canonical[i] + 2 * offset(w);
-    const double k = (centre + 0.5) / s - 0.5 - 2 * offset(w_reduced);
-    int index = std::clamp(static_cast<int>(std::lround(k)), 0, reduced - 1);
-    index = std::max(index, previous);  // keep the samples in order
-    samples[i] = previous = index;
+    const double k = std::clamp((centre + 0.5) / s - 0.5 - 2 * offset(w_reduced), 0.0,
+                                static_cast<double>(reduced - 1));
+    samples[i] = static_cast<int>(k);  // non-decreasing, as k is
+    fractions[i] = samples[i] == reduced - 1 ? 0.0f : static_cast<float>(k - samples[i]);
   }
 }
 
@@ -232,8 +234,9 @@ void ScaleAxis(int reduced, int original, int* window, int samples[64]) {
 BlurGeometry BlurGeometry::Scaled(int width, int height, int original_width, int original_height) {
   if (width == original_width && height == original_height) return Canonical(width, height);
   BlurGeometry g;
-  ScaleAxis(width, original_width, &g.row_window, g.sample_cols);
-  ScaleAxis(height, original_height, &g.col_window, g.sample_rows);
+  g.interpolate = true;
+  ScaleAxis(width, original_width, &g.row_window, g.sample_cols, g.col_frac);
+  ScaleAxis(height, original_height, &g.col_window, g.sample_rows, g.row_frac);
   return g;
 }
 

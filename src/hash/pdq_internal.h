@@ -38,6 +38,14 @@ struct BlurGeometry {
   int col_window = 1;
   int sample_rows[64] = {};
   int sample_cols[64] = {};
+  // Bilinear sampling (the fast mode's): sample i lies `row_frac[i]` of the
+  // way from row sample_rows[i] to the next (clamped to the last row), and
+  // likewise for columns; each output is lo + frac * (hi - lo) in float,
+  // first along the row, then between the two rows. Off for the canonical
+  // geometry, which picks pixels exactly as the reference does.
+  bool interpolate = false;
+  float row_frac[64] = {};
+  float col_frac[64] = {};
 
   // The reference's: windows from JaroszWindow, samples from DecimationIndices.
   static BlurGeometry Canonical(int width, int height);
@@ -64,6 +72,8 @@ void BlurDecimateOracle(const RgbView& image, const BlurGeometry& geometry, floa
 
 // The streamed kernels need BlurScratchFloats(width, col_window) floats of
 // scratch memory (a few rows' worth, not the image).
+// Columns the last pass keeps: 64, or 128 (two per sample) when interpolating.
+constexpr int kMaxGatheredColumns = 128;
 size_t BlurScratchFloats(int width, int col_window);
 void BlurDecimateSse2(const RgbView& image, const BlurGeometry& geometry, float* scratch,
                       float out[64][64]);

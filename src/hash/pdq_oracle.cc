@@ -127,10 +127,22 @@ void BlurDecimateOracle(const RgbView& image, const BlurGeometry& geometry, floa
     }
     for (int j = 0; j < cols; ++j) Box1D(&buf2[j], &buf1[j], rows, cols, window_along_cols);
   }
+  auto at = [&](int row, int col) { return buf1[static_cast<size_t>(row) * cols + col]; };
   for (int i = 0; i < 64; ++i) {
+    const int r0 = geometry.sample_rows[i];
     for (int j = 0; j < 64; ++j) {
-      out[i][j] =
-          buf1[static_cast<size_t>(geometry.sample_rows[i]) * cols + geometry.sample_cols[j]];
+      const int c0 = geometry.sample_cols[j];
+      if (!geometry.interpolate) {
+        out[i][j] = at(r0, c0);
+        continue;
+      }
+      // Bilinear: along the row first, then between the two rows.
+      const int r1 = r0 + 1 < rows ? r0 + 1 : r0;
+      const int c1 = c0 + 1 < cols ? c0 + 1 : c0;
+      const float fx = geometry.col_frac[j], fy = geometry.row_frac[i];
+      const float lower = at(r0, c0) + fx * (at(r0, c1) - at(r0, c0));
+      const float upper = at(r1, c0) + fx * (at(r1, c1) - at(r1, c0));
+      out[i][j] = lower + fy * (upper - lower);
     }
   }
 }

@@ -190,7 +190,12 @@ TEST(PdqGeometry, ScaledEqualsCanonicalAtFullSizeAndStaysInsideTheImage) {
     EXPECT_GE(g.row_window, 1);
     EXPECT_LE(g.row_window, w);
     EXPECT_LE(g.col_window, h);
+    EXPECT_TRUE(g.interpolate);
     for (int i = 0; i < 64; ++i) {
+      EXPECT_GE(g.col_frac[i], 0.0f);
+      EXPECT_LT(g.col_frac[i], 1.0f);
+      EXPECT_GE(g.row_frac[i], 0.0f);
+      EXPECT_LT(g.row_frac[i], 1.0f);
       EXPECT_GE(g.sample_cols[i], 0);
       EXPECT_LT(g.sample_cols[i], w);
       EXPECT_LT(g.sample_rows[i], h);
