@@ -2,6 +2,7 @@
 // area, one JSON object per measurement per line (see bench/README.md).
 //
 //   safeguard-bench image --corpus DIR [--min-seconds S] [--fast-min-side N]
+//   safeguard-bench index [--n N] [--queries Q]        (index_bench.cc)
 //
 // Every measurement runs on one thread, so the figures are per core.
 
@@ -318,6 +319,10 @@ int RunPdqCore(double min_seconds) {
 
 }  // namespace
 
+namespace safeguard::bench {
+void AddIndexSubcommand(CLI::App* app);  // index_bench.cc
+}  // namespace safeguard::bench
+
 int main(int argc, char** argv) {
   CLI::App app{"safeguard-bench: Safeguard's benchmarks, one JSON object per line"};
   app.require_subcommand(1);
@@ -335,6 +340,7 @@ int main(int argc, char** argv) {
       app.add_subcommand("pdq-core", "The PDQ core per kernel vs the reference algorithm");
   core->add_option("--min-seconds", min_seconds, "Minimum time per measurement")
       ->capture_default_str();
+  safeguard::bench::AddIndexSubcommand(&app);
   CLI11_PARSE(app, argc, argv);
   if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);
   if (core->parsed()) return RunPdqCore(min_seconds);
