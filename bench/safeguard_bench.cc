@@ -3,6 +3,7 @@
 //
 //   safeguard-bench image --corpus DIR [--min-seconds S] [--fast-min-side N]
 //   safeguard-bench index [--n N] [--queries Q]        (index_bench.cc)
+//   safeguard-bench text [--conversations N] [--messages M]  (text_bench.cc)
 //
 // Every measurement runs on one thread, so the figures are per core.
 
@@ -321,6 +322,7 @@ int RunPdqCore(double min_seconds) {
 
 namespace safeguard::bench {
 void AddIndexSubcommand(CLI::App* app);  // index_bench.cc
+void AddTextSubcommand(CLI::App* app);   // text_bench.cc
 }  // namespace safeguard::bench
 
 int main(int argc, char** argv) {
@@ -341,6 +343,7 @@ int main(int argc, char** argv) {
   core->add_option("--min-seconds", min_seconds, "Minimum time per measurement")
       ->capture_default_str();
   safeguard::bench::AddIndexSubcommand(&app);
+  safeguard::bench::AddTextSubcommand(&app);
   CLI11_PARSE(app, argc, argv);
   if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);
   if (core->parsed()) return RunPdqCore(min_seconds);

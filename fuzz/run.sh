@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds decode_hash_fuzz with clang in build-fuzz/ and runs it.
 #
-#   fuzz/run.sh [SECONDS]         default 60
+#   fuzz/run.sh [SECONDS]         default 60: the image target gets two
+#                                 thirds, the text target (src/text) one third
 #
 # Environment:
 #   BUILD_DIR     build directory (default <repo>/build-fuzz)
@@ -25,7 +26,7 @@ testdata="${SAFEGUARD_TESTDATA:-$root/../shared/testdata}"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSAFEGUARD_FUZZ=ON -DSAFEGUARD_TESTS=OFF -DSAFEGUARD_BENCH=OFF >/dev/null
-cmake --build "$build" --target decode_hash_fuzz -j "${JOBS:-2}"
+cmake --build "$build" --target decode_hash_fuzz text_fuzz -j "${JOBS:-2}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -78,7 +79,30 @@ echo "seeds: $(ls "$seeds" | wc -l) files; running for ${seconds}s" >&2
 # detect_leaks=1: libvips frees what it allocates per image (checked under
 # LeakSanitizer by the unit tests), so any leak reported here is real.
 # shellcheck disable=SC2086
+image_seconds=$(( (seconds * 2 + 2) / 3 ))
+text_seconds=$(( seconds - image_seconds ))
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
 "$build/fuzz/decode_hash_fuzz" "$corpus" "$seeds" \
-  -max_total_time="$seconds" -max_len=262144 -timeout=20 -rss_limit_mb=3072 \
+  -max_total_time="$image_seconds" -max_len=262144 -timeout=20 -rss_limit_mb=3072 \
   -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+
+# The text parsers (message JSON, pattern packs, PAN XML, model files): the
+# first byte of an input picks the parser (src/text/text_fuzz.cc). Seeds are
+# the project's own synthetic text test data.
+if [[ "$text_seconds" -gt 0 ]]; then
+  text_seeds="$work/text-seeds"
+  mkdir -p "$text_seeds" "$work/text-corpus"
+  i=0
+  while IFS= read -r line && [[ $i -lt 20 ]]; do
+    printf '\x00%s' "$line" >"$text_seeds/message-$i"
+    i=$((i + 1))
+  done <"$root/src/text/testdata/conversations.jsonl"
+  { printf '\x01'; cat "$root/src/text/packs/en.json"; } >"$text_seeds/pack"
+  { printf '\x02'; cat "$root/src/text/testdata/pan_small.xml"; } >"$text_seeds/pan"
+  printf '\x04s e c r 3 t, d0nt t3ll y0ur m0m' >"$text_seeds/normalise"
+  echo "text seeds: $(ls "$text_seeds" | wc -l) files; running for ${text_seconds}s" >&2
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" \
+    -max_total_time="$text_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
+    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+fi

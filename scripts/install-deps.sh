@@ -11,6 +11,7 @@ packages=(
   libssl-dev                 # MD5, SHA-1, SHA-256
   nlohmann-json3-dev libcli11-dev
   libgtest-dev libbenchmark-dev
+  libicu-dev libfasttext-dev libpugixml-dev  # text: normalisation, classifier, PAN XML
   libfaiss-dev               # the index benchmark's peer (FAISS); the library never links it
 )
 

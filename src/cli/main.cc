@@ -7,6 +7,7 @@
 #include "hash_command.h"
 #include "safeguard/hash/pdq.h"
 #include "safeguard/media/image.h"
+#include "text_command.h"
 
 namespace {
 
@@ -56,6 +57,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   hash_cmd->add_flag("!--no-progress", hash.progress, "Never show progress on stderr");
 
+  cli::TextCommand text(&app);
+
   CLI11_PARSE(app, argc, argv);
 
   if (hash_cmd->parsed()) {
@@ -66,6 +69,10 @@ int main(int argc, char** argv) {
     }
     std::ios::sync_with_stdio(false);
     return cli::RunHashCommand(hash, std::cout);
+  }
+  if (text.parsed()) {
+    std::ios::sync_with_stdio(false);
+    return text.Run();
   }
   return 0;
 }
