@@ -72,6 +72,10 @@ printf 'GIF89a' >"$seeds/magic.gif"
 printf 'II*\0' >"$seeds/magic.tif"
 printf 'BM' >"$seeds/magic.bmp"
 
+# Leaks inside third-party codecs are suppressed by name (fuzz/lsan.supp);
+# any other leak fails the run.
+export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$root/fuzz/lsan.supp:print_suppressions=0}"
+
 corpus="${FUZZ_CORPUS:-$work/corpus}"
 mkdir -p "$corpus" "$build/artifacts"
 echo "seeds: $(ls "$seeds" | wc -l) files; running for ${seconds}s" >&2
