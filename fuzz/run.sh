@@ -10,6 +10,8 @@
 #   FUZZ_CORPUS   keep the evolving corpus in this directory (default: a
 #                 temporary one, deleted at exit)
 #   FUZZ_ARGS     extra libFuzzer flags, e.g. "-jobs=4 -workers=4"
+#   FUZZ_SEED     libFuzzer's random seed (default 1: CI explores the same
+#                 inputs run after run; set 0 for a new seed each time)
 #   SAFEGUARD_TESTDATA  reference data (default <repo>/../shared/testdata)
 #
 # The seed corpus is made at run time (a few reference images, copied, plus
@@ -88,6 +90,7 @@ text_seconds=$(( seconds - image_seconds ))
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
 "$build/fuzz/decode_hash_fuzz" "$corpus" "$seeds" \
   -max_total_time="$image_seconds" -max_len=262144 -timeout=20 -rss_limit_mb=3072 \
+  -seed="${FUZZ_SEED:-1}" \
   -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
 
 # The text parsers (message JSON, pattern packs, PAN XML, model files): the
@@ -108,5 +111,6 @@ if [[ "$text_seconds" -gt 0 ]]; then
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
   "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" \
     -max_total_time="$text_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
+    -seed="${FUZZ_SEED:-1}" \
     -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
 fi
