@@ -323,6 +323,7 @@ int RunPdqCore(double min_seconds) {
 namespace safeguard::bench {
 void AddIndexSubcommand(CLI::App* app);  // index_bench.cc
 void AddTextSubcommand(CLI::App* app);   // text_bench.cc
+void AddBankSubcommand(CLI::App* app);   // bank_bench.cc
 }  // namespace safeguard::bench
 
 int main(int argc, char** argv) {
@@ -344,6 +345,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   safeguard::bench::AddIndexSubcommand(&app);
   safeguard::bench::AddTextSubcommand(&app);
+  safeguard::bench::AddBankSubcommand(&app);
   CLI11_PARSE(app, argc, argv);
   if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);
   if (core->parsed()) return RunPdqCore(min_seconds);

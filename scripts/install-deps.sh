@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libbenchmark-dev
   libicu-dev libfasttext-dev libpugixml-dev  # text: normalisation, classifier, PAN XML
   libfaiss-dev               # the index benchmark's peer (FAISS); the library never links it
+  libsqlite3-dev             # store: the embedded bank database
+  libpq-dev postgresql       # store: PostgreSQL back end; its tests start a throwaway server
 )
 
 missing=()

@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include "bank_command.h"
 #include "hash_command.h"
+#include "match_command.h"
 #include "safeguard/hash/pdq.h"
 #include "safeguard/media/image.h"
+#include "safeguard/store/store.h"
 #include "text_command.h"
 
 namespace {
@@ -20,6 +23,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Safeguard: fingerprint files and match them against lists of known material."};
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
+  std::string store_url = kDefaultStoreUrl;
+  app.add_option("--store", store_url,
+                 "Bank store: sqlite:PATH or a file path (default ./safeguard-data/)")
+      ->capture_default_str();
 
   cli::HashCommandOptions hash;
   std::string mode = "canonical";
@@ -58,6 +65,8 @@ int main(int argc, char** argv) {
   hash_cmd->add_flag("!--no-progress", hash.progress, "Never show progress on stderr");
 
   cli::TextCommand text(&app);
+  cli::BankCommand bank(&app, &store_url);
+  cli::MatchCommand match(&app, &store_url);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -69,6 +78,17 @@ int main(int argc, char** argv) {
     }
     std::ios::sync_with_stdio(false);
     return cli::RunHashCommand(hash, std::cout);
+  }
+  if (bank.parsed()) {
+    return bank.Run(std::cin, std::cout, std::cerr);
+  }
+  if (match.parsed()) {
+    if (Status s = InitializeImageDecoding(); !s.ok()) {
+      std::fprintf(stderr, "safeguard: %s\n", s.ToString().c_str());
+      return 2;
+    }
+    std::ios::sync_with_stdio(false);
+    return match.Run(std::cin, std::cout, std::cerr);
   }
   if (text.parsed()) {
     std::ios::sync_with_stdio(false);

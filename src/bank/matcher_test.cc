@@ -1,0 +1,232 @@
+#include "safeguard/bank/matcher.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace safeguard {
+namespace {
+
+Hash256 RandomHash(std::mt19937_64& rng) {
+  Hash256 h;
+  for (uint64_t& w : h.words) w = rng();
+  return h;
+}
+
+// `h` with its first `bits` bits flipped.
+Hash256 Flip(Hash256 h, int bits) {
+  for (int k = 0; k < bits; ++k) h.words[k >> 6] ^= uint64_t{1} << (k & 63);
+  return h;
+}
+
+class MatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(*OpenStore("sqlite::memory:"));
+    BankSpec block;
+    block.name = "block";
+    block.labels = {{"category", "A1"}};
+    block_id_ = store_->CreateBank(block, 1)->id;
+    BankSpec strict;
+    strict.name = "strict";
+    strict.pdq_max_distance = 10;
+    strict.pdq_min_quality = 90;
+    strict_id_ = store_->CreateBank(strict, 1)->id;
+    BankSpec allow;
+    allow.name = "allow";
+    allow.kind = BankKind::kAllow;
+    allow_id_ = store_->CreateBank(allow, 1)->id;
+  }
+
+  int64_t Add(int64_t bank_id, SignalType signal, const std::string& value) {
+    auto w = store_->BeginWrite(bank_id);
+    EXPECT_TRUE(w.ok());
+    Entry e;
+    e.signal = signal;
+    e.value = value;
+    e.labels = {{"note", "synthetic"}};
+    EXPECT_TRUE((*w)->Add(e).ok());
+    EXPECT_TRUE((*w)->Commit().ok());
+    int64_t id = 0;
+    EXPECT_TRUE(store_
+                    ->ForEachEntry(bank_id, {signal, false},
+                                   [&](const Entry& x) {
+                                     if (x.value == value) id = x.id;
+                                     return Status::Ok();
+                                   })
+                    .ok());
+    return id;
+  }
+
+  void Remove(int64_t bank_id, SignalType signal, const std::string& value) {
+    auto w = store_->BeginWrite(bank_id);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(*(*w)->Remove(signal, value, 5, "withdrawn"));
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+
+  std::unique_ptr<Store> store_;
+  int64_t block_id_ = 0, strict_id_ = 0, allow_id_ = 0;
+};
+
+TEST_F(MatcherTest, BlockAndAllowHitsWithPerBankThresholds) {
+  std::mt19937_64 rng(3);
+  const Hash256 base = RandomHash(rng);
+  const int64_t block_entry = Add(block_id_, SignalType::kPdq, base.ToHex());
+  const int64_t strict_entry = Add(strict_id_, SignalType::kPdq, base.ToHex());
+  const int64_t allow_entry = Add(allow_id_, SignalType::kPdq, Flip(base, 5).ToHex());
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->size(), 3u);
+
+  // Distance 20: the default bank (<= 31) matches, the strict one (<= 10) not.
+  const Hash256 q20 = Flip(base, 20);
+  Result<MatchResult> r = m->MatchPdq(std::span(&q20, 1));
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->matches.size(), 1u);
+  EXPECT_EQ(r->matches[0].bank, "block");
+  EXPECT_EQ(r->matches[0].entry_id, block_entry);
+  EXPECT_EQ(r->matches[0].distance, 20);
+  EXPECT_EQ(r->matches[0].bank_labels.at("category"), "A1");
+  EXPECT_EQ(r->matches[0].entry_labels.at("note"), "synthetic");
+  ASSERT_EQ(r->allow.size(), 1u);
+  EXPECT_EQ(r->allow[0].entry_id, allow_entry);
+  EXPECT_EQ(r->allow[0].distance, 15);
+
+  // Inclusive bounds: 31 matches, 32 does not.
+  const Hash256 q31 = Flip(base, 31), q32 = Flip(base, 32);
+  EXPECT_EQ(m->MatchPdq(std::span(&q31, 1))->matches.size(), 1u);
+  EXPECT_EQ(m->MatchPdq(std::span(&q32, 1))->matches.size(), 0u);
+
+  // Exact: both block banks when the quality is high enough for the strict one.
+  Result<MatchResult> exact = m->MatchPdq(std::span(&base, 1), 95);
+  ASSERT_EQ(exact->matches.size(), 2u);
+  EXPECT_EQ(exact->matches[0].entry_id, block_entry);
+  EXPECT_EQ(exact->matches[1].entry_id, strict_entry);
+  // Quality 60 is below the strict bank's 90; quality 40 below everyone's 50.
+  EXPECT_EQ(m->MatchPdq(std::span(&base, 1), 60)->matches.size(), 1u);
+  EXPECT_EQ(m->MatchPdq(std::span(&base, 1), 40)->matches.size(), 0u);
+  EXPECT_EQ(m->MatchPdq(std::span(&base, 1), 40)->allow.size(), 0u);
+
+  // A far-away hash matches nothing.
+  const Hash256 far = RandomHash(rng);
+  EXPECT_TRUE(m->MatchPdq(std::span(&far, 1))->matches.empty());
+}
+
+TEST_F(MatcherTest, DihedralQueriesReportTheVariant) {
+  std::mt19937_64 rng(4);
+  const Hash256 stored = RandomHash(rng);
+  Add(block_id_, SignalType::kPdq, stored.ToHex());
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  std::vector<Hash256> queries;
+  for (int i = 0; i < 8; ++i) queries.push_back(RandomHash(rng));
+  queries[5] = Flip(stored, 3);
+  Result<MatchResult> r = m->MatchPdq(queries);
+  ASSERT_EQ(r->matches.size(), 1u);
+  EXPECT_EQ(r->matches[0].variant, 5);
+  EXPECT_EQ(r->matches[0].distance, 3);
+}
+
+TEST_F(MatcherTest, DigestsMatchExactly) {
+  const std::string md5(32, 'a'), sha1(40, 'b'), sha256(64, 'c');
+  const int64_t e1 = Add(block_id_, SignalType::kMd5, md5);
+  Add(block_id_, SignalType::kSha1, sha1);
+  const int64_t e3 = Add(allow_id_, SignalType::kSha256, sha256);
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  MatchResult r = m->MatchDigest(SignalType::kMd5, md5);
+  ASSERT_EQ(r.matches.size(), 1u);
+  EXPECT_EQ(r.matches[0].entry_id, e1);
+  EXPECT_EQ(r.matches[0].signal, SignalType::kMd5);
+  EXPECT_EQ(m->MatchDigest(SignalType::kSha1, sha1).matches.size(), 1u);
+  MatchResult a = m->MatchDigest(SignalType::kSha256, sha256);
+  EXPECT_TRUE(a.matches.empty());
+  ASSERT_EQ(a.allow.size(), 1u);
+  EXPECT_EQ(a.allow[0].entry_id, e3);
+  EXPECT_TRUE(m->MatchDigest(SignalType::kMd5, std::string(32, 'f')).matches.empty());
+  EXPECT_TRUE(m->MatchDigest(SignalType::kPdq, std::string(64, 'f')).matches.empty());
+}
+
+TEST_F(MatcherTest, RefreshFollowsTheChangeLog) {
+  std::mt19937_64 rng(5);
+  const Hash256 a = RandomHash(rng), b = RandomHash(rng);
+  Add(block_id_, SignalType::kPdq, a.ToHex());
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  const int64_t seq = m->sequence();
+  EXPECT_EQ(seq, *store_->LastSequence());
+
+  // Added after the build: invisible until Refresh.
+  Add(block_id_, SignalType::kPdq, b.ToHex());
+  Add(block_id_, SignalType::kMd5, std::string(32, '1'));
+  EXPECT_TRUE(m->MatchPdq(std::span(&b, 1))->matches.empty());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_GT(m->sequence(), seq);
+  EXPECT_EQ(m->MatchPdq(std::span(&b, 1))->matches.size(), 1u);
+  EXPECT_EQ(m->MatchDigest(SignalType::kMd5, std::string(32, '1')).matches.size(), 1u);
+
+  // Removed: gone after Refresh.
+  Remove(block_id_, SignalType::kPdq, a.ToHex());
+  Remove(block_id_, SignalType::kMd5, std::string(32, '1'));
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_TRUE(m->MatchPdq(std::span(&a, 1))->matches.empty());
+  EXPECT_TRUE(m->MatchDigest(SignalType::kMd5, std::string(32, '1')).matches.empty());
+  EXPECT_EQ(m->size(), 1u);
+
+  // Disabled bank: not consulted; enabled again: back.
+  ASSERT_TRUE(store_->SetBankEnabled("block", false, 9).ok());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_TRUE(m->MatchPdq(std::span(&b, 1))->matches.empty());
+  EXPECT_EQ(m->size(), 0u);
+  ASSERT_TRUE(store_->SetBankEnabled("block", true, 10).ok());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_EQ(m->MatchPdq(std::span(&b, 1))->matches.size(), 1u);
+
+  // A bank created later, with entries, is followed too.
+  BankSpec later;
+  later.name = "later";
+  const int64_t later_id = store_->CreateBank(later, 11)->id;
+  const Hash256 c = RandomHash(rng);
+  Add(later_id, SignalType::kPdq, c.ToHex());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  ASSERT_EQ(m->MatchPdq(std::span(&c, 1))->matches.size(), 1u);
+  EXPECT_EQ(m->MatchPdq(std::span(&c, 1))->matches[0].bank, "later");
+}
+
+// The matcher against a brute-force scan of the store, on random data.
+TEST_F(MatcherTest, AgreesWithBruteForce) {
+  std::mt19937_64 rng(6);
+  std::vector<Hash256> stored;
+  {
+    auto w = store_->BeginWrite(block_id_);
+    ASSERT_TRUE(w.ok());
+    const Hash256 center = RandomHash(rng);
+    for (int i = 0; i < 2000; ++i) {
+      Hash256 h = center;
+      for (int k = 0; k < 40; ++k) {
+        if (rng() % 4 == 0) h.words[k >> 6] ^= uint64_t{1} << (rng() & 63);
+      }
+      if (i % 2 == 0) h = RandomHash(rng);
+      Entry e;
+      e.signal = SignalType::kPdq;
+      e.value = h.ToHex();
+      if ((*w)->Add(e).value() == AddOutcome::kAdded) stored.push_back(h);
+    }
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  for (int q = 0; q < 50; ++q) {
+    const Hash256 query = Flip(stored[rng() % stored.size()], static_cast<int>(rng() % 20));
+    size_t expected = 0;
+    for (const Hash256& h : stored) expected += HammingDistance(h, query) <= 31;
+    Result<MatchResult> r = m->MatchPdq(std::span(&query, 1));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->matches.size(), expected);
+    for (const BankHit& hit : r->matches) EXPECT_LE(hit.distance, 31);
+  }
+}
+
+}  // namespace
+}  // namespace safeguard

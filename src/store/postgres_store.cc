@@ -1,0 +1,518 @@
+// The PostgreSQL store: the same model as the SQLite one, for deployments
+// where several processes share one system of record.
+//
+// Writers serialise on one transaction-scoped advisory lock, so change-log
+// sequence numbers are assigned in commit order (a follower that has seen
+// seq N never later finds a smaller one committed).
+#include <libpq-fe.h>
+
+#include <cstdlib>
+#include <functional>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "safeguard/store/store.h"
+
+namespace safeguard {
+namespace {
+
+// Forward migrations; the version is the row count of schema_migrations.
+// Part of the database format: never edit a released one.
+constexpr const char* kPgMigrations[] = {
+    R"sql(
+CREATE TABLE banks(
+  id BIGSERIAL PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL DEFAULT '',
+  kind INTEGER NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 1,
+  created_at BIGINT NOT NULL,
+  source TEXT NOT NULL DEFAULT '',
+  labels TEXT NOT NULL DEFAULT '{}',
+  pdq_max_distance INTEGER NOT NULL DEFAULT 31,
+  pdq_min_quality INTEGER NOT NULL DEFAULT 50);
+CREATE TABLE entries(
+  id BIGSERIAL PRIMARY KEY,
+  bank_id BIGINT NOT NULL REFERENCES banks(id),
+  signal INTEGER NOT NULL,
+  value TEXT NOT NULL,
+  added_at BIGINT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0,
+  labels TEXT NOT NULL DEFAULT '{}',
+  source TEXT NOT NULL DEFAULT '',
+  source_id TEXT NOT NULL DEFAULT '',
+  added_by TEXT NOT NULL DEFAULT '',
+  removed_at BIGINT NOT NULL DEFAULT 0,
+  removed_reason TEXT NOT NULL DEFAULT '',
+  UNIQUE(bank_id, signal, value));
+CREATE TABLE changes(
+  seq BIGSERIAL PRIMARY KEY,
+  kind INTEGER NOT NULL,
+  bank_id BIGINT NOT NULL,
+  entry_id BIGINT NOT NULL DEFAULT 0,
+  time BIGINT NOT NULL);
+)sql",
+    R"sql(
+CREATE INDEX entries_source_id ON entries(bank_id, source_id) WHERE source_id <> '';
+)sql",
+};
+constexpr int kPgVersion = static_cast<int>(std::size(kPgMigrations));
+
+// The advisory lock every writing transaction takes first.
+constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7405151)";
+
+using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+std::string LabelsToJson(const Labels& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Labels LabelsFromJson(std::string_view text) {
+  Labels labels;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return labels;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) labels[it.key()] = it.value().get<std::string>();
+  }
+  return labels;
+}
+
+// Query parameters as text.
+class Params {
+ public:
+  Params& Add(int64_t v) {
+    values_.push_back(std::to_string(v));
+    return *this;
+  }
+  Params& Add(std::string_view v) {
+    values_.emplace_back(v);
+    return *this;
+  }
+  std::vector<const char*> Pointers() const {
+    std::vector<const char*> p;
+    for (const std::string& v : values_) p.push_back(v.c_str());
+    return p;
+  }
+  int size() const { return static_cast<int>(values_.size()); }
+
+ private:
+  std::vector<std::string> values_;
+};
+
+class PgConnection {
+ public:
+  explicit PgConnection(PGconn* conn) : conn_(conn) {}
+  ~PgConnection() { PQfinish(conn_); }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  Result<ResultPtr> Exec(const std::string& sql, const Params& params = {}) {
+    std::vector<const char*> p = params.Pointers();
+    ResultPtr r(
+        PQexecParams(conn_, sql.c_str(), params.size(), nullptr, p.data(), nullptr, nullptr, 0),
+        &PQclear);
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+      std::string message = std::string("postgres: ") + PQerrorMessage(conn_);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      if (state != nullptr && std::string_view(state) == "23505") {
+        return Status::InvalidArgument(message);
+      }
+      return Status::IoError(message);
+    }
+    return r;
+  }
+  // Several statements, no parameters.
+  Status Script(const char* sql) {
+    ResultPtr r(PQexec(conn_, sql), &PQclear);
+    const ExecStatusType st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+      return Status::IoError(std::string("postgres: ") + PQerrorMessage(conn_));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  PGconn* conn_;
+};
+
+int64_t Int(const PGresult* r, int row, int col) {
+  return std::strtoll(PQgetvalue(r, row, col), nullptr, 10);
+}
+std::string Text(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<size_t>(PQgetlength(r, row, col)));
+}
+
+constexpr const char* kBankColumns =
+    "id, name, description, kind, enabled, created_at, source, labels, pdq_max_distance, "
+    "pdq_min_quality";
+constexpr const char* kEntryColumns =
+    "id, bank_id, signal, value, added_at, removed, labels, source, source_id, added_by, "
+    "removed_at, removed_reason";
+constexpr const char* kInsertChange =
+    "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES($1, $2, $3, $4)";
+
+Bank BankFromRow(const PGresult* r, int row) {
+  Bank b;
+  b.id = Int(r, row, 0);
+  b.spec.name = Text(r, row, 1);
+  b.spec.description = Text(r, row, 2);
+  b.spec.kind = static_cast<BankKind>(Int(r, row, 3));
+  b.spec.enabled = Int(r, row, 4) != 0;
+  b.created_at = Int(r, row, 5);
+  b.spec.source = Text(r, row, 6);
+  b.spec.labels = LabelsFromJson(Text(r, row, 7));
+  b.spec.pdq_max_distance = static_cast<int>(Int(r, row, 8));
+  b.spec.pdq_min_quality = static_cast<int>(Int(r, row, 9));
+  return b;
+}
+
+Entry EntryFromRow(const PGresult* r, int row) {
+  Entry e;
+  e.id = Int(r, row, 0);
+  e.bank_id = Int(r, row, 1);
+  e.signal = static_cast<SignalType>(Int(r, row, 2));
+  e.value = Text(r, row, 3);
+  e.provenance.added_at = Int(r, row, 4);
+  e.removed = Int(r, row, 5) != 0;
+  e.labels = LabelsFromJson(Text(r, row, 6));
+  e.provenance.source = Text(r, row, 7);
+  e.provenance.source_id = Text(r, row, 8);
+  e.provenance.added_by = Text(r, row, 9);
+  e.removed_at = Int(r, row, 10);
+  e.removed_reason = Text(r, row, 11);
+  return e;
+}
+
+Status AppendChange(PgConnection& db, ChangeKind kind, int64_t bank_id, int64_t entry_id,
+                    int64_t time) {
+  return db
+      .Exec(kInsertChange,
+            Params().Add(static_cast<int64_t>(kind)).Add(bank_id).Add(entry_id).Add(time))
+      .status();
+}
+
+// Runs fn inside BEGIN ... COMMIT with the writers' lock; rolls back on error.
+Status InTransaction(PgConnection& db, const std::function<Status()>& fn) {
+  if (Status s = db.Script("BEGIN"); !s.ok()) return s;
+  Status s = db.Exec(kLockSql).status();
+  if (s.ok()) s = fn();
+  if (!s.ok()) {
+    (void)db.Script("ROLLBACK");
+    return s;
+  }
+  return db.Script("COMMIT");
+}
+
+class PgEntryWriter final : public EntryWriter {
+ public:
+  PgEntryWriter(PgConnection* db, int64_t bank_id, bool* open)
+      : db_(db), bank_id_(bank_id), open_(open) {}
+  ~PgEntryWriter() override {
+    if (!done_) (void)db_->Script("ROLLBACK");
+    *open_ = false;
+  }
+  PgEntryWriter(const PgEntryWriter&) = delete;
+  PgEntryWriter& operator=(const PgEntryWriter&) = delete;
+
+  Status Init() {
+    if (Status s = db_->Script("BEGIN"); !s.ok()) return s;
+    return db_->Exec(kLockSql).status();
+  }
+
+  Result<AddOutcome> Add(const Entry& e) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Result<ResultPtr> found =
+        db_->Exec("SELECT id, removed FROM entries WHERE bank_id=$1 AND signal=$2 AND value=$3",
+                  Params().Add(bank_id_).Add(static_cast<int64_t>(e.signal)).Add(e.value));
+    if (!found.ok()) return found.status();
+    const Provenance& p = e.provenance;
+    const std::string labels = LabelsToJson(e.labels);
+    int64_t id = 0;
+    AddOutcome outcome = AddOutcome::kAdded;
+    if (PQntuples(found->get()) > 0) {
+      id = Int(found->get(), 0, 0);
+      if (Int(found->get(), 0, 1) == 0) return AddOutcome::kUnchanged;
+      outcome = AddOutcome::kRevived;
+      Status s = db_->Exec(
+                        "UPDATE entries SET removed=0, removed_at=0, removed_reason='', "
+                        "added_at=$2, labels=$3, source=$4, source_id=$5, added_by=$6 "
+                        "WHERE id=$1",
+                        Params()
+                            .Add(id)
+                            .Add(p.added_at)
+                            .Add(labels)
+                            .Add(p.source)
+                            .Add(p.source_id)
+                            .Add(p.added_by))
+                     .status();
+      if (!s.ok()) return s;
+    } else {
+      Result<ResultPtr> ins = db_->Exec(
+          "INSERT INTO entries(bank_id, signal, value, added_at, labels, source, source_id, "
+          "added_by) VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+          Params()
+              .Add(bank_id_)
+              .Add(static_cast<int64_t>(e.signal))
+              .Add(e.value)
+              .Add(p.added_at)
+              .Add(labels)
+              .Add(p.source)
+              .Add(p.source_id)
+              .Add(p.added_by));
+      if (!ins.ok()) return ins.status();
+      id = Int(ins->get(), 0, 0);
+    }
+    if (Status s = AppendChange(*db_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at); !s.ok()) {
+      return s;
+    }
+    return outcome;
+  }
+
+  Result<bool> Remove(SignalType signal, std::string_view value, int64_t time,
+                      std::string_view reason) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Result<ResultPtr> r = db_->Exec(
+        "UPDATE entries SET removed=1, removed_at=$4, removed_reason=$5 WHERE bank_id=$1 AND "
+        "signal=$2 AND value=$3 AND removed=0 RETURNING id",
+        Params().Add(bank_id_).Add(static_cast<int64_t>(signal)).Add(value).Add(time).Add(reason));
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return false;
+    if (Status s =
+            AppendChange(*db_, ChangeKind::kEntryRemoved, bank_id_, Int(r->get(), 0, 0), time);
+        !s.ok())
+      return s;
+    return true;
+  }
+
+  Result<int64_t> RemoveBySourceId(std::string_view source_id, int64_t time,
+                                   std::string_view reason) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Result<ResultPtr> r = db_->Exec(
+        "UPDATE entries SET removed=1, removed_at=$3, removed_reason=$4 WHERE bank_id=$1 AND "
+        "source_id=$2 AND source_id <> '' AND removed=0 RETURNING id",
+        Params().Add(bank_id_).Add(source_id).Add(time).Add(reason));
+    if (!r.ok()) return r.status();
+    const int n = PQntuples(r->get());
+    for (int i = 0; i < n; ++i) {
+      if (Status s =
+              AppendChange(*db_, ChangeKind::kEntryRemoved, bank_id_, Int(r->get(), i, 0), time);
+          !s.ok())
+        return s;
+    }
+    return int64_t{n};
+  }
+
+  Status Commit() override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    done_ = true;
+    Status s = db_->Script("COMMIT");
+    if (!s.ok()) (void)db_->Script("ROLLBACK");
+    return s;
+  }
+
+ private:
+  PgConnection* db_;
+  int64_t bank_id_;
+  bool* open_;
+  bool done_ = false;
+};
+
+class PgStore final : public Store {
+ public:
+  explicit PgStore(PGconn* conn) : db_(conn) {}
+
+  Status Migrate() {
+    return InTransaction(db_, [&]() -> Status {
+      if (Status s = db_.Script("CREATE TABLE IF NOT EXISTS schema_migrations(version INTEGER "
+                                "PRIMARY KEY)");
+          !s.ok())
+        return s;
+      Result<ResultPtr> v = db_.Exec("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      if (!v.ok()) return v.status();
+      const int64_t version = Int(v->get(), 0, 0);
+      if (version > kPgVersion) {
+        return Status::Unsupported("database schema version " + std::to_string(version) +
+                                   " is newer than this build's " + std::to_string(kPgVersion));
+      }
+      for (int64_t i = version; i < kPgVersion; ++i) {
+        if (Status s = db_.Script(kPgMigrations[i]); !s.ok()) return s;
+        if (Status s =
+                db_.Exec("INSERT INTO schema_migrations(version) VALUES($1)", Params().Add(i + 1))
+                    .status();
+            !s.ok())
+          return s;
+      }
+      return Status::Ok();
+    });
+  }
+
+  int SchemaVersion() const override { return kPgVersion; }
+
+  Result<Bank> CreateBank(const BankSpec& spec, int64_t now) override {
+    if (Status s = ValidateBankName(spec.name); !s.ok()) return s;
+    if (spec.pdq_max_distance < 0 || spec.pdq_max_distance > 64) {
+      return Status::InvalidArgument("pdq_max_distance must be 0..64");
+    }
+    if (spec.pdq_min_quality < 0 || spec.pdq_min_quality > 100) {
+      return Status::InvalidArgument("pdq_min_quality must be 0..100");
+    }
+    if (GetBank(spec.name).ok()) {
+      return Status::InvalidArgument("bank '" + spec.name + "' already exists");
+    }
+    Status s = InTransaction(db_, [&]() -> Status {
+      Result<ResultPtr> r = db_.Exec(
+          "INSERT INTO banks(name, description, kind, enabled, created_at, source, labels, "
+          "pdq_max_distance, pdq_min_quality) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+          "RETURNING id",
+          Params()
+              .Add(spec.name)
+              .Add(spec.description)
+              .Add(static_cast<int64_t>(spec.kind))
+              .Add(int64_t{spec.enabled ? 1 : 0})
+              .Add(now)
+              .Add(spec.source)
+              .Add(LabelsToJson(spec.labels))
+              .Add(int64_t{spec.pdq_max_distance})
+              .Add(int64_t{spec.pdq_min_quality}));
+      if (!r.ok()) return r.status();
+      return AppendChange(db_, ChangeKind::kBankCreated, Int(r->get(), 0, 0), 0, now);
+    });
+    if (!s.ok()) return s;
+    return GetBank(spec.name);
+  }
+
+  Result<Bank> GetBank(std::string_view name) override {
+    return OneBank(std::string("SELECT ") + kBankColumns + " FROM banks WHERE name=$1",
+                   Params().Add(name), "no bank named '" + std::string(name) + "'");
+  }
+  Result<Bank> GetBankById(int64_t id) override {
+    return OneBank(std::string("SELECT ") + kBankColumns + " FROM banks WHERE id=$1",
+                   Params().Add(id), "no bank with id " + std::to_string(id));
+  }
+
+  Result<std::vector<Bank>> ListBanks() override {
+    Result<ResultPtr> r =
+        db_.Exec(std::string("SELECT ") + kBankColumns + " FROM banks ORDER BY name COLLATE \"C\"");
+    if (!r.ok()) return r.status();
+    std::vector<Bank> banks;
+    for (int i = 0; i < PQntuples(r->get()); ++i) banks.push_back(BankFromRow(r->get(), i));
+    return banks;
+  }
+
+  Status SetBankEnabled(std::string_view name, bool enabled, int64_t now) override {
+    Result<Bank> bank = GetBank(name);
+    if (!bank.ok()) return bank.status();
+    if (bank->spec.enabled == enabled) return Status::Ok();
+    return InTransaction(db_, [&]() -> Status {
+      if (Status s = db_.Exec("UPDATE banks SET enabled=$2 WHERE id=$1",
+                              Params().Add(bank->id).Add(int64_t{enabled ? 1 : 0}))
+                         .status();
+          !s.ok())
+        return s;
+      return AppendChange(db_, ChangeKind::kBankUpdated, bank->id, 0, now);
+    });
+  }
+
+  Result<std::unique_ptr<EntryWriter>> BeginWrite(int64_t bank_id) override {
+    if (writer_open_) return Status::InvalidArgument("another entry writer is open");
+    if (Result<Bank> b = GetBankById(bank_id); !b.ok()) return b.status();
+    auto w = std::make_unique<PgEntryWriter>(&db_, bank_id, &writer_open_);
+    writer_open_ = true;
+    if (Status s = w->Init(); !s.ok()) return s;
+    return std::unique_ptr<EntryWriter>(std::move(w));
+  }
+
+  Result<Entry> GetEntry(int64_t entry_id) override {
+    Result<ResultPtr> r =
+        db_.Exec(std::string("SELECT ") + kEntryColumns + " FROM entries WHERE id=$1",
+                 Params().Add(entry_id));
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return Status::NotFound("no entry " + std::to_string(entry_id));
+    return EntryFromRow(r->get(), 0);
+  }
+
+  // Pages through the bank by id (keyset pagination): memory stays bounded.
+  Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
+                      const std::function<Status(const Entry&)>& fn) override {
+    constexpr int64_t kPage = 10000;
+    std::string sql = std::string("SELECT ") + kEntryColumns +
+                      " FROM entries WHERE bank_id=$1 AND id>$2 AND ($3 < 0 OR signal=$3)";
+    if (!filter.include_removed) sql += " AND removed=0";
+    sql += " ORDER BY id LIMIT " + std::to_string(kPage);
+    int64_t after = 0;
+    const int64_t signal = filter.signal ? static_cast<int64_t>(*filter.signal) : -1;
+    for (;;) {
+      Result<ResultPtr> r = db_.Exec(sql, Params().Add(bank_id).Add(after).Add(signal));
+      if (!r.ok()) return r.status();
+      const int n = PQntuples(r->get());
+      for (int i = 0; i < n; ++i) {
+        Entry e = EntryFromRow(r->get(), i);
+        after = e.id;
+        if (Status s = fn(e); !s.ok()) return s;
+      }
+      if (n < kPage) return Status::Ok();
+    }
+  }
+
+  Result<EntryCounts> CountEntries(int64_t bank_id) override {
+    Result<ResultPtr> r = db_.Exec(
+        "SELECT COUNT(*) FILTER (WHERE removed=0), COUNT(*) FILTER (WHERE removed=1) FROM "
+        "entries WHERE bank_id=$1",
+        Params().Add(bank_id));
+    if (!r.ok()) return r.status();
+    return EntryCounts{Int(r->get(), 0, 0), Int(r->get(), 0, 1)};
+  }
+
+  Result<std::vector<Change>> ChangesSince(int64_t after, size_t limit) override {
+    Result<ResultPtr> r = db_.Exec(
+        "SELECT seq, kind, bank_id, entry_id, time FROM changes WHERE seq>$1 ORDER BY seq "
+        "LIMIT $2",
+        Params().Add(after).Add(static_cast<int64_t>(limit)));
+    if (!r.ok()) return r.status();
+    std::vector<Change> out;
+    for (int i = 0; i < PQntuples(r->get()); ++i) {
+      out.push_back(Change{Int(r->get(), i, 0), static_cast<ChangeKind>(Int(r->get(), i, 1)),
+                           Int(r->get(), i, 2), Int(r->get(), i, 3), Int(r->get(), i, 4)});
+    }
+    return out;
+  }
+
+  Result<int64_t> LastSequence() override {
+    Result<ResultPtr> r = db_.Exec("SELECT COALESCE(MAX(seq), 0) FROM changes");
+    if (!r.ok()) return r.status();
+    return Int(r->get(), 0, 0);
+  }
+
+ private:
+  Result<Bank> OneBank(const std::string& sql, const Params& params, const std::string& missing) {
+    Result<ResultPtr> r = db_.Exec(sql, params);
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) == 0) return Status::NotFound(missing);
+    return BankFromRow(r->get(), 0);
+  }
+
+  PgConnection db_;
+  bool writer_open_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& conninfo) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (conn == nullptr) return Status::IoError("postgres: out of memory");
+  if (PQstatus(conn) != CONNECTION_OK) {
+    std::string message = PQerrorMessage(conn);
+    while (!message.empty() && message.back() == '\n') message.pop_back();
+    PQfinish(conn);
+    return Status::IoError("postgres: " + message);
+  }
+  auto store = std::make_unique<PgStore>(conn);
+  if (Status s = store->Migrate(); !s.ok()) return s;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace safeguard

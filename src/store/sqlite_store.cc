@@ -1,0 +1,568 @@
+// The SQLite store: one database file, WAL journal, forward migrations.
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "safeguard/store/store.h"
+#include "sqlite_schema.h"
+
+namespace safeguard {
+namespace {
+
+std::string LabelsToJson(const Labels& labels) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : labels) j[k] = v;
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+Labels LabelsFromJson(std::string_view text) {
+  Labels labels;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return labels;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_string()) labels[it.key()] = it.value().get<std::string>();
+  }
+  return labels;
+}
+
+// A prepared statement, finalised on destruction.
+class Stmt {
+ public:
+  Stmt() = default;
+  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
+  Stmt& operator=(Stmt&& o) noexcept {
+    std::swap(db_, o.db_);
+    std::swap(stmt_, o.stmt_);
+    return *this;
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt() { sqlite3_finalize(stmt_); }
+
+  static Result<Stmt> Prepare(sqlite3* db, std::string_view sql) {
+    Stmt s;
+    s.db_ = db;
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s.stmt_, nullptr) !=
+        SQLITE_OK) {
+      return Status::Internal(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
+    }
+    return s;
+  }
+
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  // True: a row is ready; false: done.
+  Result<bool> Step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Status::IoError(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  Status Run() {
+    Result<bool> r = Step();
+    Reset();
+    return r.status();
+  }
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    const int n = sqlite3_column_bytes(stmt_, col);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+Status Exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err != nullptr ? err : sqlite3_errmsg(db);
+    sqlite3_free(err);
+    return Status::IoError("sqlite: " + message);
+  }
+  return Status::Ok();
+}
+
+constexpr const char* kBankColumns =
+    "id, name, description, kind, enabled, created_at, source, labels, pdq_max_distance, "
+    "pdq_min_quality";
+constexpr const char* kEntryColumns =
+    "id, bank_id, signal, value, added_at, removed, labels, source, source_id, added_by, "
+    "removed_at, removed_reason";
+
+Bank BankFromRow(const Stmt& s) {
+  Bank b;
+  b.id = s.Int(0);
+  b.spec.name = s.Text(1);
+  b.spec.description = s.Text(2);
+  b.spec.kind = static_cast<BankKind>(s.Int(3));
+  b.spec.enabled = s.Int(4) != 0;
+  b.created_at = s.Int(5);
+  b.spec.source = s.Text(6);
+  b.spec.labels = LabelsFromJson(s.Text(7));
+  b.spec.pdq_max_distance = static_cast<int>(s.Int(8));
+  b.spec.pdq_min_quality = static_cast<int>(s.Int(9));
+  return b;
+}
+
+Entry EntryFromRow(const Stmt& s) {
+  Entry e;
+  e.id = s.Int(0);
+  e.bank_id = s.Int(1);
+  e.signal = static_cast<SignalType>(s.Int(2));
+  e.value = s.Text(3);
+  e.provenance.added_at = s.Int(4);
+  e.removed = s.Int(5) != 0;
+  e.labels = LabelsFromJson(s.Text(6));
+  e.provenance.source = s.Text(7);
+  e.provenance.source_id = s.Text(8);
+  e.provenance.added_by = s.Text(9);
+  e.removed_at = s.Int(10);
+  e.removed_reason = s.Text(11);
+  return e;
+}
+
+Status AppendChange(Stmt& insert, ChangeKind kind, int64_t bank_id, int64_t entry_id,
+                    int64_t time) {
+  return insert.Bind(1, static_cast<int64_t>(kind))
+      .Bind(2, bank_id)
+      .Bind(3, entry_id)
+      .Bind(4, time)
+      .Run();
+}
+
+constexpr const char* kInsertChange =
+    "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES(?1, ?2, ?3, ?4)";
+
+class SqliteEntryWriter final : public EntryWriter {
+ public:
+  SqliteEntryWriter(sqlite3* db, int64_t bank_id, bool* writer_open)
+      : db_(db), bank_id_(bank_id), writer_open_(writer_open) {}
+  ~SqliteEntryWriter() override {
+    if (!done_) (void)Exec(db_, "ROLLBACK");
+    *writer_open_ = false;
+  }
+
+  Status Init() {
+    auto prep = [&](Stmt* s, const std::string& sql) -> Status {
+      Result<Stmt> r = Stmt::Prepare(db_, sql);
+      if (!r.ok()) return r.status();
+      *s = std::move(*r);
+      return Status::Ok();
+    };
+    if (Status s = prep(&find_,
+                        "SELECT id, removed FROM entries WHERE bank_id=?1 AND signal=?2 AND "
+                        "value=?3");
+        !s.ok())
+      return s;
+    if (Status s = prep(&insert_,
+                        "INSERT INTO entries(bank_id, signal, value, added_at, labels, source, "
+                        "source_id, added_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                        "ON CONFLICT(bank_id, signal, value) DO NOTHING");
+        !s.ok())
+      return s;
+    if (Status s = prep(&revive_,
+                        "UPDATE entries SET removed=0, removed_at=0, removed_reason='', "
+                        "added_at=?2, labels=?3, source=?4, source_id=?5, added_by=?6 "
+                        "WHERE id=?1");
+        !s.ok())
+      return s;
+    if (Status s = prep(&remove_,
+                        "UPDATE entries SET removed=1, removed_at=?2, removed_reason=?3 "
+                        "WHERE id=?1");
+        !s.ok())
+      return s;
+    if (Status s = prep(&change_, kInsertChange); !s.ok()) return s;
+    return Exec(db_, "BEGIN IMMEDIATE");
+  }
+
+  Result<AddOutcome> Add(const Entry& e) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    const std::string labels = LabelsToJson(e.labels);
+    const Provenance& p = e.provenance;
+    // The common case, a new entry, costs one insert (no lookup first); a
+    // conflict means it exists, live or tombstoned.
+    Status inserted = insert_.Bind(1, bank_id_)
+                          .Bind(2, static_cast<int64_t>(e.signal))
+                          .Bind(3, e.value)
+                          .Bind(4, p.added_at)
+                          .Bind(5, labels)
+                          .Bind(6, p.source)
+                          .Bind(7, p.source_id)
+                          .Bind(8, p.added_by)
+                          .Run();
+    if (!inserted.ok()) return inserted;
+    int64_t id = 0;
+    AddOutcome outcome = AddOutcome::kAdded;
+    if (sqlite3_changes(db_) == 1) {
+      id = sqlite3_last_insert_rowid(db_);
+    } else {
+      Result<std::pair<int64_t, bool>> found = Find(e.signal, e.value);
+      if (!found.ok()) return found.status();
+      if (found->first == 0) return Status::Internal("entry vanished during insert");
+      if (!found->second) return AddOutcome::kUnchanged;
+      id = found->first;
+      outcome = AddOutcome::kRevived;
+      Status s = revive_.Bind(1, id)
+                     .Bind(2, p.added_at)
+                     .Bind(3, labels)
+                     .Bind(4, p.source)
+                     .Bind(5, p.source_id)
+                     .Bind(6, p.added_by)
+                     .Run();
+      if (!s.ok()) return s;
+    }
+    if (Status s = AppendChange(change_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at);
+        !s.ok())
+      return s;
+    return outcome;
+  }
+
+  Result<bool> Remove(SignalType signal, std::string_view value, int64_t time,
+                      std::string_view reason) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Result<std::pair<int64_t, bool>> found = Find(signal, value);
+    if (!found.ok()) return found.status();
+    if (found->first == 0 || found->second) return false;
+    if (Status s = remove_.Bind(1, found->first).Bind(2, time).Bind(3, reason).Run(); !s.ok()) {
+      return s;
+    }
+    if (Status s = AppendChange(change_, ChangeKind::kEntryRemoved, bank_id_, found->first, time);
+        !s.ok())
+      return s;
+    return true;
+  }
+
+  Result<int64_t> RemoveBySourceId(std::string_view source_id, int64_t time,
+                                   std::string_view reason) override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Result<Stmt> q = Stmt::Prepare(
+        db_,
+        "UPDATE entries SET removed=1, removed_at=?3, removed_reason=?4 "
+        "WHERE bank_id=?1 AND source_id=?2 AND source_id != '' AND removed=0 RETURNING id");
+    if (!q.ok()) return q.status();
+    q->Bind(1, bank_id_).Bind(2, source_id).Bind(3, time).Bind(4, reason);
+    std::vector<int64_t> ids;
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      ids.push_back(q->Int(0));
+    }
+    for (int64_t id : ids) {
+      if (Status s = AppendChange(change_, ChangeKind::kEntryRemoved, bank_id_, id, time); !s.ok())
+        return s;
+    }
+    return static_cast<int64_t>(ids.size());
+  }
+
+  Status Commit() override {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    Status s = Exec(db_, "COMMIT");
+    if (!s.ok()) {
+      (void)Exec(db_, "ROLLBACK");
+    }
+    done_ = true;
+    return s;
+  }
+
+ private:
+  // (id, removed); id 0 when absent.
+  Result<std::pair<int64_t, bool>> Find(SignalType signal, std::string_view value) {
+    find_.Bind(1, bank_id_).Bind(2, static_cast<int64_t>(signal)).Bind(3, value);
+    Result<bool> row = find_.Step();
+    std::pair<int64_t, bool> out{0, false};
+    if (row.ok() && *row) out = {find_.Int(0), find_.Int(1) != 0};
+    find_.Reset();
+    if (!row.ok()) return row.status();
+    return out;
+  }
+
+  sqlite3* db_;
+  int64_t bank_id_;
+  bool* writer_open_;
+  bool done_ = false;
+  Stmt find_, insert_, revive_, remove_, change_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  ~SqliteStore() override { sqlite3_close_v2(db_); }
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Status Init(bool in_memory) {
+    sqlite3_busy_timeout(db_, 10000);
+    if (!in_memory) {
+      if (Status s = Exec(db_, "PRAGMA journal_mode=WAL"); !s.ok()) return s;
+    }
+    // FULL: a committed import survives power loss, not just a crash.
+    // cache_size: 256 MiB of pages, the bound on an import's memory; random
+    // hashes land on random index pages, so a small cache makes big imports
+    // disk-bound.
+    if (Status s = Exec(db_,
+                        "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                        "PRAGMA cache_size=-262144");
+        !s.ok()) {
+      return s;
+    }
+    return Migrate();
+  }
+
+  int SchemaVersion() const override { return sqlite_schema::CurrentVersion(); }
+
+  Result<Bank> CreateBank(const BankSpec& spec, int64_t now) override {
+    if (Status s = ValidateBankName(spec.name); !s.ok()) return s;
+    if (spec.pdq_max_distance < 0 || spec.pdq_max_distance > 64) {
+      return Status::InvalidArgument("pdq_max_distance must be 0..64");
+    }
+    if (spec.pdq_min_quality < 0 || spec.pdq_min_quality > 100) {
+      return Status::InvalidArgument("pdq_min_quality must be 0..100");
+    }
+    if (GetBank(spec.name).ok()) {
+      return Status::InvalidArgument("bank '" + spec.name + "' already exists");
+    }
+    if (Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+    Status s = [&]() -> Status {
+      Result<Stmt> ins = Stmt::Prepare(
+          db_,
+          "INSERT INTO banks(name, description, kind, enabled, created_at, source, labels, "
+          "pdq_max_distance, pdq_min_quality) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      if (!ins.ok()) return ins.status();
+      Status r = ins->Bind(1, spec.name)
+                     .Bind(2, spec.description)
+                     .Bind(3, static_cast<int64_t>(spec.kind))
+                     .Bind(4, int64_t{spec.enabled ? 1 : 0})
+                     .Bind(5, now)
+                     .Bind(6, spec.source)
+                     .Bind(7, LabelsToJson(spec.labels))
+                     .Bind(8, int64_t{spec.pdq_max_distance})
+                     .Bind(9, int64_t{spec.pdq_min_quality})
+                     .Run();
+      if (!r.ok()) return r;
+      Result<Stmt> ch = Stmt::Prepare(db_, kInsertChange);
+      if (!ch.ok()) return ch.status();
+      return AppendChange(*ch, ChangeKind::kBankCreated, sqlite3_last_insert_rowid(db_), 0, now);
+    }();
+    if (!s.ok()) {
+      (void)Exec(db_, "ROLLBACK");
+      return s;
+    }
+    if (Status c = Exec(db_, "COMMIT"); !c.ok()) return c;
+    return GetBank(spec.name);
+  }
+
+  Result<Bank> GetBank(std::string_view name) override {
+    return QueryBank(std::string("SELECT ") + kBankColumns + " FROM banks WHERE name=?1", name, 0);
+  }
+  Result<Bank> GetBankById(int64_t id) override {
+    return QueryBank(std::string("SELECT ") + kBankColumns + " FROM banks WHERE id=?1", {}, id);
+  }
+
+  Result<std::vector<Bank>> ListBanks() override {
+    Result<Stmt> q =
+        Stmt::Prepare(db_, std::string("SELECT ") + kBankColumns + " FROM banks ORDER BY name");
+    if (!q.ok()) return q.status();
+    std::vector<Bank> banks;
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      banks.push_back(BankFromRow(*q));
+    }
+    return banks;
+  }
+
+  Status SetBankEnabled(std::string_view name, bool enabled, int64_t now) override {
+    Result<Bank> bank = GetBank(name);
+    if (!bank.ok()) return bank.status();
+    if (bank->spec.enabled == enabled) return Status::Ok();
+    if (Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+    Status s = [&]() -> Status {
+      Result<Stmt> up = Stmt::Prepare(db_, "UPDATE banks SET enabled=?2 WHERE id=?1");
+      if (!up.ok()) return up.status();
+      if (Status r = up->Bind(1, bank->id).Bind(2, int64_t{enabled ? 1 : 0}).Run(); !r.ok()) {
+        return r;
+      }
+      Result<Stmt> ch = Stmt::Prepare(db_, kInsertChange);
+      if (!ch.ok()) return ch.status();
+      return AppendChange(*ch, ChangeKind::kBankUpdated, bank->id, 0, now);
+    }();
+    if (!s.ok()) {
+      (void)Exec(db_, "ROLLBACK");
+      return s;
+    }
+    return Exec(db_, "COMMIT");
+  }
+
+  Result<std::unique_ptr<EntryWriter>> BeginWrite(int64_t bank_id) override {
+    if (writer_open_) return Status::InvalidArgument("another entry writer is open");
+    if (Result<Bank> b = GetBankById(bank_id); !b.ok()) return b.status();
+    auto w = std::make_unique<SqliteEntryWriter>(db_, bank_id, &writer_open_);
+    writer_open_ = true;
+    if (Status s = w->Init(); !s.ok()) return s;
+    return std::unique_ptr<EntryWriter>(std::move(w));
+  }
+
+  Result<Entry> GetEntry(int64_t entry_id) override {
+    Result<Stmt> q =
+        Stmt::Prepare(db_, std::string("SELECT ") + kEntryColumns + " FROM entries WHERE id=?1");
+    if (!q.ok()) return q.status();
+    q->Bind(1, entry_id);
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return Status::NotFound("no entry " + std::to_string(entry_id));
+    return EntryFromRow(*q);
+  }
+
+  Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
+                      const std::function<Status(const Entry&)>& fn) override {
+    std::string sql = std::string("SELECT ") + kEntryColumns + " FROM entries WHERE bank_id=?1";
+    if (filter.signal) sql += " AND signal=?2";
+    if (!filter.include_removed) sql += " AND removed=0";
+    sql += " ORDER BY id";
+    Result<Stmt> q = Stmt::Prepare(db_, sql);
+    if (!q.ok()) return q.status();
+    q->Bind(1, bank_id);
+    if (filter.signal) q->Bind(2, static_cast<int64_t>(*filter.signal));
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Ok();
+      if (Status s = fn(EntryFromRow(*q)); !s.ok()) return s;
+    }
+  }
+
+  Result<EntryCounts> CountEntries(int64_t bank_id) override {
+    Result<Stmt> q = Stmt::Prepare(
+        db_,
+        "SELECT COALESCE(SUM(removed=0), 0), COALESCE(SUM(removed=1), 0) FROM entries WHERE "
+        "bank_id=?1");
+    if (!q.ok()) return q.status();
+    q->Bind(1, bank_id);
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    return EntryCounts{q->Int(0), q->Int(1)};
+  }
+
+  Result<std::vector<Change>> ChangesSince(int64_t after, size_t limit) override {
+    Result<Stmt> q = Stmt::Prepare(
+        db_,
+        "SELECT seq, kind, bank_id, entry_id, time FROM changes WHERE seq>?1 ORDER BY seq "
+        "LIMIT ?2");
+    if (!q.ok()) return q.status();
+    q->Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+    std::vector<Change> out;
+    for (;;) {
+      Result<bool> row = q->Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return out;
+      out.push_back(
+          Change{q->Int(0), static_cast<ChangeKind>(q->Int(1)), q->Int(2), q->Int(3), q->Int(4)});
+    }
+  }
+
+  Result<int64_t> LastSequence() override {
+    Result<Stmt> q = Stmt::Prepare(db_, "SELECT COALESCE(MAX(seq), 0) FROM changes");
+    if (!q.ok()) return q.status();
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    return q->Int(0);
+  }
+
+ private:
+  Result<Bank> QueryBank(const std::string& sql, std::string_view name, int64_t id) {
+    Result<Stmt> q = Stmt::Prepare(db_, sql);
+    if (!q.ok()) return q.status();
+    if (id != 0) {
+      q->Bind(1, id);
+    } else {
+      q->Bind(1, name);
+    }
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) {
+      return Status::NotFound(id != 0 ? "no bank with id " + std::to_string(id)
+                                      : "no bank named '" + std::string(name) + "'");
+    }
+    return BankFromRow(*q);
+  }
+
+  // Applies every migration past the database's version, each in its own
+  // transaction with the version bump, so a crash leaves a whole version.
+  Status Migrate() {
+    Result<Stmt> q = Stmt::Prepare(db_, "PRAGMA user_version");
+    if (!q.ok()) return q.status();
+    Result<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    const int64_t version = q->Int(0);
+    q = Stmt();
+    const auto migrations = sqlite_schema::Migrations();
+    if (version > static_cast<int64_t>(migrations.size())) {
+      return Status::Unsupported("database schema version " + std::to_string(version) +
+                                 " is newer than this build's " +
+                                 std::to_string(migrations.size()));
+    }
+    for (size_t v = static_cast<size_t>(version); v < migrations.size(); ++v) {
+      if (Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+      Status s = Exec(db_, migrations[v]);
+      if (s.ok()) {
+        s = Exec(db_, ("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+      }
+      if (!s.ok()) {
+        (void)Exec(db_, "ROLLBACK");
+        return Status::Corrupt("migrating to schema version " + std::to_string(v + 1) + ": " +
+                               s.message());
+      }
+      if (Status c = Exec(db_, "COMMIT"); !c.ok()) return c;
+    }
+    return Status::Ok();
+  }
+
+  sqlite3* db_;
+  bool writer_open_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path) {
+  const bool in_memory = path == ":memory:";
+  if (!in_memory) {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::IoError(parent.string() + ": " + ec.message());
+  }
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return Status::IoError(path + ": " + message);
+  }
+  auto store = std::make_unique<SqliteStore>(db);
+  if (Status s = store->Init(in_memory); !s.ok()) {
+    return Status::Error(s.code(), path + ": " + s.message());
+  }
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace safeguard

@@ -1,0 +1,107 @@
+#include "safeguard/store/store.h"
+
+#include <cctype>
+
+namespace safeguard {
+namespace {
+
+size_t HexLength(SignalType type) {
+  switch (type) {
+    case SignalType::kPdq:
+      return 64;
+    case SignalType::kMd5:
+      return 32;
+    case SignalType::kSha1:
+      return 40;
+    case SignalType::kSha256:
+      return 64;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string_view BankKindName(BankKind kind) {
+  return kind == BankKind::kAllow ? "allow" : "block";
+}
+
+Result<BankKind> ParseBankKind(std::string_view name) {
+  if (name == "block") return BankKind::kBlock;
+  if (name == "allow") return BankKind::kAllow;
+  return Status::InvalidArgument("unknown bank kind '" + std::string(name) +
+                                 "' (expected block or allow)");
+}
+
+std::string_view SignalTypeName(SignalType type) {
+  switch (type) {
+    case SignalType::kPdq:
+      return "pdq";
+    case SignalType::kMd5:
+      return "md5";
+    case SignalType::kSha1:
+      return "sha1";
+    case SignalType::kSha256:
+      return "sha256";
+  }
+  return "unknown";
+}
+
+Result<SignalType> ParseSignalType(std::string_view name) {
+  if (name == "pdq") return SignalType::kPdq;
+  if (name == "md5") return SignalType::kMd5;
+  if (name == "sha1") return SignalType::kSha1;
+  if (name == "sha256") return SignalType::kSha256;
+  return Status::InvalidArgument("unknown signal type '" + std::string(name) +
+                                 "' (expected pdq, md5, sha1 or sha256)");
+}
+
+Result<std::string> NormalizeSignalValue(SignalType type, std::string_view value) {
+  const size_t want = HexLength(type);
+  if (value.size() != want) {
+    return Status::InvalidArgument("a " + std::string(SignalTypeName(type)) + " value has " +
+                                   std::to_string(want) + " hex digits, not " +
+                                   std::to_string(value.size()));
+  }
+  std::string out(value);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isxdigit(u)) {
+      return Status::InvalidArgument("not a hex digit in " + std::string(SignalTypeName(type)) +
+                                     " value");
+    }
+    c = static_cast<char>(std::tolower(u));
+  }
+  return out;
+}
+
+Status ValidateBankName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxBankNameLength) {
+    return Status::InvalidArgument("a bank name has 1 to " + std::to_string(kMaxBankNameLength) +
+                                   " characters");
+  }
+  for (char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!std::isalnum(u) && c != '.' && c != '_' && c != '-') {
+      return Status::InvalidArgument("bank name '" + std::string(name) +
+                                     "': only letters, digits, '.', '_' and '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
+  std::string_view u = url;
+  if (u.starts_with("sqlite://")) return OpenSqliteStore(std::string(u.substr(9)));
+  if (u.starts_with("sqlite:")) return OpenSqliteStore(std::string(u.substr(7)));
+  if (u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+    return OpenPostgresStore(url);
+  }
+  // A libpq keyword string ("host=... dbname=...") is never a file name.
+  if (u.find('=') != std::string_view::npos) return OpenPostgresStore(url);
+  if (u.find("://") != std::string_view::npos) {
+    return Status::InvalidArgument("unknown store URL scheme: " + url);
+  }
+  return OpenSqliteStore(url);
+}
+
+}  // namespace safeguard
