@@ -42,6 +42,7 @@
 #include <tuple>
 #include <vector>
 
+#include "machine.h"
 #include "safeguard/index/digest_index.h"
 #include "safeguard/index/flat_index.h"
 #include "safeguard/index/pdq_index.h"
@@ -65,34 +66,7 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-std::string CpuInfoField(const std::string& key) {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(key, 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "";
-}
-
-std::string Machine() {
-  std::string model = CpuInfoField("model name");
-  if (model.empty()) model = "unknown CPU";
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-}
-
-// The instruction-set features that matter to these kernels.
-std::string CpuFeatures() {
-  const std::string flags = " " + CpuInfoField("flags") + " ";
-  std::string out;
-  for (const char* f : {"popcnt", "sse4_2", "avx2", "bmi2", "avx512f", "avx512bw", "avx512vl",
-                        "avx512_vpopcntdq"}) {
-    if (flags.find(std::string(" ") + f + " ") != std::string::npos) {
-      out += out.empty() ? "" : " ";
-      out += f;
-    }
-  }
-  return out;
-}
+std::string Machine() { return MachineDescription(); }
 
 size_t AvailableBytes() {
   std::ifstream in("/proc/meminfo");

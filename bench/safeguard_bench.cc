@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../src/hash/pdq_internal.h"
+#include "machine.h"
 #include "safeguard/hash/file_signals.h"
 #include "safeguard/hash/pdq.h"
 #include "safeguard/media/image.h"
@@ -33,17 +34,7 @@ using namespace safeguard;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-std::string MachineDescription() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-}
+using bench::MachineDescription;
 
 struct CorpusFile {
   std::string path;

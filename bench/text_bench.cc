@@ -32,6 +32,7 @@
 
 #include "../src/text/matcher.h"
 #include "../src/text/normalizer.h"
+#include "machine.h"
 #include "safeguard/text/classifier.h"
 #include "safeguard/text/indicators.h"
 #include "safeguard/text/json.h"
@@ -53,17 +54,7 @@ struct Options {
   int dim = 16;
 };
 
-std::string Machine() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores";
-}
+std::string Machine() { return MachineDescription(); }
 
 // Ordinary chat: friends, family, school, games. Some emoji, accents,
 // fullwidth letters and stretched words, as real chat has.
