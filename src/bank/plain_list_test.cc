@@ -4,16 +4,12 @@
 
 #include <random>
 #include <sstream>
+#include "test_support.h"
 
 namespace safeguard {
 namespace {
 
-std::string RandomHex(std::mt19937_64& rng, size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(digits, '0');
-  for (char& c : s) c = kHex[rng() & 15];
-  return s;
-}
+using test_support::RandomHex;
 
 class PlainListTest : public ::testing::Test {
  protected:

@@ -16,12 +16,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-std::string RandomHex(std::mt19937_64& rng, size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(digits, '0');
-  for (char& c : s) c = kHex[rng() & 15];
-  return s;
-}
+using test_support::RandomHex;
 
 class BankCommandTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "labels_json.h"
 #include "safeguard/store/store.h"
 
 namespace safeguard {
@@ -63,21 +64,8 @@ constexpr const char* kLockSql = "SELECT pg_advisory_xact_lock(7405151)";
 
 using ResultPtr = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
-std::string LabelsToJson(const Labels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : labels) j[k] = v;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-Labels LabelsFromJson(std::string_view text) {
-  Labels labels;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object()) return labels;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.value().is_string()) labels[it.key()] = it.value().get<std::string>();
-  }
-  return labels;
-}
+using store_internal::LabelsFromJson;
+using store_internal::LabelsToJson;
 
 // Query parameters as text.
 class Params {

@@ -5,27 +5,15 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "labels_json.h"
 #include "safeguard/store/store.h"
 #include "sqlite_schema.h"
 
 namespace safeguard {
 namespace {
 
-std::string LabelsToJson(const Labels& labels) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [k, v] : labels) j[k] = v;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-Labels LabelsFromJson(std::string_view text) {
-  Labels labels;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return labels;
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.value().is_string()) labels[it.key()] = it.value().get<std::string>();
-  }
-  return labels;
-}
+using store_internal::LabelsFromJson;
+using store_internal::LabelsToJson;
 
 // A prepared statement, finalised on destruction.
 class Stmt {

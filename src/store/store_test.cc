@@ -13,12 +13,7 @@
 namespace safeguard {
 namespace {
 
-std::string RandomHex(std::mt19937_64& rng, size_t digits) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(digits, '0');
-  for (char& c : s) c = kHex[rng() & 15];
-  return s;
-}
+using test_support::RandomHex;
 
 Entry MakeEntry(SignalType signal, std::string value, int64_t time = 100) {
   Entry e;

@@ -105,6 +105,13 @@ bool ReadPpm(const std::string& path, Ppm* ppm) {
   return true;
 }
 
+std::string RandomHex(std::mt19937_64& rng, size_t digits) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s(digits, '0');
+  for (char& c : s) c = kHex[rng() & 15];
+  return s;
+}
+
 std::vector<std::vector<std::string>> ReadCsv(const std::string& path) {
   std::ifstream in(path);
   std::vector<std::vector<std::string>> rows;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,9 @@ struct Ppm {
   std::vector<uint8_t> pixels;  // packed RGB
 };
 bool ReadPpm(const std::string& path, Ppm* ppm);
+
+// `digits` random lowercase hex digits (synthetic hash values for tests).
+std::string RandomHex(std::mt19937_64& rng, size_t digits);
 
 // The data rows of a comma-separated file whose first line is a header.
 std::vector<std::vector<std::string>> ReadCsv(const std::string& path);
