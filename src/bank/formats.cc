@@ -221,7 +221,8 @@ Status ImportCsv(EntryWriter& writer, std::istream& in, const ImportOptions& opt
 
 // ---- JSON formats ----
 
-Result<Json> ReadJson(std::istream& in) {
+// A whole JSON or XML document, refused past kMaxJsonImportBytes.
+Result<std::string> ReadDocument(std::istream& in) {
   std::string text;
   char chunk[65536];
   while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
@@ -232,6 +233,13 @@ Result<Json> ReadJson(std::istream& in) {
     }
   }
   if (in.bad()) return Status::IoError("read error");
+  return text;
+}
+
+Result<Json> ReadJson(std::istream& in) {
+  Result<std::string> document = ReadDocument(in);
+  if (!document.ok()) return document.status();
+  const std::string& text = *document;
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
@@ -393,16 +401,9 @@ Status ImportJson(ExchangeFormat format, EntryWriter& writer, std::istream& in,
 // it lists none, every entry with its id.
 Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& options,
                    ImportReport* report) {
-  std::string text;
-  char chunk[65536];
-  while (in.read(chunk, sizeof(chunk)) || in.gcount() > 0) {
-    text.append(chunk, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxJsonImportBytes) {
-      return Status::LimitExceeded("document over " + std::to_string(kMaxJsonImportBytes) +
-                                   " bytes");
-    }
-  }
-  if (in.bad()) return Status::IoError("read error");
+  Result<std::string> document = ReadDocument(in);
+  if (!document.ok()) return document.status();
+  const std::string& text = *document;
   pugi::xml_document doc;
   pugi::xml_parse_result parsed = doc.load_buffer(text.data(), text.size());
   if (!parsed) {

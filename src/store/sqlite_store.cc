@@ -317,13 +317,7 @@ class SqliteStore final : public Store {
   int SchemaVersion() const override { return sqlite_schema::CurrentVersion(); }
 
   Result<Bank> CreateBank(const BankSpec& spec, int64_t now) override {
-    if (Status s = ValidateBankName(spec.name); !s.ok()) return s;
-    if (spec.pdq_max_distance < 0 || spec.pdq_max_distance > 64) {
-      return Status::InvalidArgument("pdq_max_distance must be 0..64");
-    }
-    if (spec.pdq_min_quality < 0 || spec.pdq_min_quality > 100) {
-      return Status::InvalidArgument("pdq_min_quality must be 0..100");
-    }
+    if (Status s = ValidateBankSpec(spec); !s.ok()) return s;
     if (GetBank(spec.name).ok()) {
       return Status::InvalidArgument("bank '" + spec.name + "' already exists");
     }

@@ -104,4 +104,15 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   return OpenSqliteStore(url);
 }
 
+Status ValidateBankSpec(const BankSpec& spec) {
+  if (Status s = ValidateBankName(spec.name); !s.ok()) return s;
+  if (spec.pdq_max_distance < 0 || spec.pdq_max_distance > 64) {
+    return Status::InvalidArgument("pdq_max_distance must be 0..64");
+  }
+  if (spec.pdq_min_quality < 0 || spec.pdq_min_quality > 100) {
+    return Status::InvalidArgument("pdq_min_quality must be 0..100");
+  }
+  return Status::Ok();
+}
+
 }  // namespace safeguard

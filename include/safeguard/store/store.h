@@ -75,6 +75,10 @@ inline constexpr size_t kMaxBankNameLength = 128;
 // Checks a name against the rule on BankSpec::name.
 Status ValidateBankName(std::string_view name);
 
+// A bank specification either store accepts: a valid name, a PDQ distance
+// threshold in 0..64 and a minimum quality in 0..100. Errors: kInvalidArgument.
+Status ValidateBankSpec(const BankSpec& spec);
+
 struct Bank {
   int64_t id = 0;
   BankSpec spec;
