@@ -8,84 +8,15 @@
 #include "labels_json.h"
 #include "safeguard/store/store.h"
 #include "sqlite_schema.h"
+#include "sqlite_util.h"
 
 namespace safeguard {
 namespace {
 
+using store_internal::Exec;
 using store_internal::LabelsFromJson;
 using store_internal::LabelsToJson;
-
-// A prepared statement, finalised on destruction.
-class Stmt {
- public:
-  Stmt() = default;
-  Stmt(Stmt&& o) noexcept : db_(o.db_), stmt_(o.stmt_) { o.stmt_ = nullptr; }
-  Stmt& operator=(Stmt&& o) noexcept {
-    std::swap(db_, o.db_);
-    std::swap(stmt_, o.stmt_);
-    return *this;
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(stmt_); }
-
-  static Result<Stmt> Prepare(sqlite3* db, std::string_view sql) {
-    Stmt s;
-    s.db_ = db;
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &s.stmt_, nullptr) !=
-        SQLITE_OK) {
-      return Status::Internal(std::string("sqlite prepare: ") + sqlite3_errmsg(db));
-    }
-    return s;
-  }
-
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Stmt& Bind(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-
-  // True: a row is ready; false: done.
-  Result<bool> Step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return Status::IoError(std::string("sqlite: ") + sqlite3_errmsg(db_));
-  }
-  Status Run() {
-    Result<bool> r = Step();
-    Reset();
-    return r.status();
-  }
-  void Reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    const int n = sqlite3_column_bytes(stmt_, col);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), n);
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-Status Exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err != nullptr ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    return Status::IoError("sqlite: " + message);
-  }
-  return Status::Ok();
-}
+using store_internal::Stmt;
 
 constexpr const char* kBankColumns =
     "id, name, description, kind, enabled, created_at, source, labels, pdq_max_distance, "
