@@ -15,6 +15,10 @@ packages=(
   libfaiss-dev               # the index benchmark's peer (FAISS); the library never links it
   libsqlite3-dev             # store: the embedded bank database
   libpq-dev postgresql       # store: PostgreSQL back end; its tests start a throwaway server
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # video: demux, decode, scale
+  libyaml-cpp-dev            # policy: rules written in YAML
+  libcpp-httplib-dev         # api: the HTTP server (and the tests' client)
+  wrk                        # the service load benchmark
 )
 
 missing=()

@@ -20,6 +20,10 @@ std::string_view ErrorCodeName(ErrorCode code) {
       return "limit_exceeded";
     case ErrorCode::kInternal:
       return "internal";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

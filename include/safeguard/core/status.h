@@ -24,13 +24,15 @@ namespace safeguard {
 // Part of the CLI's JSON error output (by name): add, never renumber.
 enum class ErrorCode : int {
   kOk = 0,
-  kInvalidArgument = 1,  // the caller passed something malformed
-  kNotFound = 2,         // a named thing (file, entry) does not exist
-  kIoError = 3,          // the operating system refused a read or write
-  kCorrupt = 4,          // the data is damaged or truncated
-  kUnsupported = 5,      // well-formed, but a format or feature we do not handle
-  kLimitExceeded = 6,    // over a documented limit (size, pixels, dimensions)
-  kInternal = 7,         // a bug in Safeguard
+  kInvalidArgument = 1,     // the caller passed something malformed
+  kNotFound = 2,            // a named thing (file, entry) does not exist
+  kIoError = 3,             // the operating system refused a read or write
+  kCorrupt = 4,             // the data is damaged or truncated
+  kUnsupported = 5,         // well-formed, but a format or feature we do not handle
+  kLimitExceeded = 6,       // over a documented limit (size, pixels, dimensions)
+  kInternal = 7,            // a bug in Safeguard
+  kFailedPrecondition = 8,  // the state forbids it now (a lease expired, already decided)
+  kPermissionDenied = 9,    // the caller is not allowed to (scope, credentials)
 };
 
 // Short lowercase name of a code, e.g. "limit_exceeded".
@@ -56,6 +58,12 @@ class [[nodiscard]] Status {
     return Error(ErrorCode::kLimitExceeded, std::move(m));
   }
   static Status Internal(std::string m) { return Error(ErrorCode::kInternal, std::move(m)); }
+  static Status FailedPrecondition(std::string m) {
+    return Error(ErrorCode::kFailedPrecondition, std::move(m));
+  }
+  static Status PermissionDenied(std::string m) {
+    return Error(ErrorCode::kPermissionDenied, std::move(m));
+  }
 
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }
