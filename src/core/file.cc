@@ -71,6 +71,20 @@ Result<size_t> InputFile::Read(uint8_t* buffer, size_t size) {
   return done;
 }
 
+Result<size_t> InputFile::ReadAt(uint64_t offset, uint8_t* buffer, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd_, buffer + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError(path_ + ": read failed: " + ErrnoText(errno));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
 Status InputFile::ReadRest(std::vector<uint8_t>* bytes, uint64_t max_bytes) {
   // Start from the size seen at open; grow only if the file grew. One byte
   // past the limit is enough to know it is over.

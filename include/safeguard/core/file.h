@@ -40,6 +40,11 @@ class InputFile {
   // Reads up to `size` bytes; fewer only at end of file. Errors: kIoError.
   Result<size_t> Read(uint8_t* buffer, size_t size);
 
+  // Reads up to `size` bytes starting at byte `offset` (pread: the position
+  // Read uses is unchanged); fewer only at end of file, 0 at or past it. For
+  // readers that seek, such as video demuxers. Errors: kIoError.
+  Result<size_t> ReadAt(uint64_t offset, uint8_t* buffer, size_t size);
+
   // Appends the rest of the file to *bytes, which then holds at most
   // max_bytes (more is kLimitExceeded: the file grew past the limit while
   // being read). Does not trust size(): reads to end of file.
