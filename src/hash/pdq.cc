@@ -132,6 +132,11 @@ const LumaTables& Luma() {
   return tables;
 }
 
+void PdqFloatFromDownsampled(const float buffer[64][64], float out[16][16], int* quality) {
+  *quality = Quality(buffer);
+  Dct64To16(buffer, out);
+}
+
 PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral) {
   PdqHashes result;
   result.quality = Quality(buffer);

@@ -85,6 +85,11 @@ void BlurDecimateAvx512(const RgbView& image, const BlurGeometry& geometry, floa
 void BlurDecimate(const RgbView& image, const BlurGeometry& geometry, Kernel kernel,
                   float out[64][64]);
 
+// PDQF, the float feature TMK uses per frame: the 16x16 DCT of a 64x64
+// buffer (no blur, as the reference's pdqFloat256FromFloatLuma does for a
+// frame already scaled to 64x64), and its quality.
+void PdqFloatFromDownsampled(const float buffer[64][64], float out[16][16], int* quality);
+
 // Quality, DCT, median threshold and dihedral hashes from the 64x64 buffer.
 PdqHashes HashFromDownsampled(const float buffer[64][64], bool dihedral);
 
