@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "store_url.h"
+
 namespace safeguard {
 namespace {
 
@@ -90,18 +92,10 @@ Status ValidateBankName(std::string_view name) {
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
-  std::string_view u = url;
-  if (u.starts_with("sqlite://")) return OpenSqliteStore(std::string(u.substr(9)));
-  if (u.starts_with("sqlite:")) return OpenSqliteStore(std::string(u.substr(7)));
-  if (u.starts_with("postgres://") || u.starts_with("postgresql://")) {
-    return OpenPostgresStore(url);
-  }
-  // A libpq keyword string ("host=... dbname=...") is never a file name.
-  if (u.find('=') != std::string_view::npos) return OpenPostgresStore(url);
-  if (u.find("://") != std::string_view::npos) {
-    return Status::InvalidArgument("unknown store URL scheme: " + url);
-  }
-  return OpenSqliteStore(url);
+  Result<store_internal::StoreUrl> target = store_internal::ParseStoreUrl(url);
+  if (!target.ok()) return target.status();
+  if (target->postgres) return OpenPostgresStore(target->target);
+  return OpenSqliteStore(target->target);
 }
 
 Status ValidateBankSpec(const BankSpec& spec) {
