@@ -265,41 +265,37 @@ class PgRecordStore final : public RecordStore {
   Result<SubmitOutcome> Submit(const SubmissionInput& in, const std::optional<ReviewInput>& review,
                                const std::vector<WebhookInput>& webhooks,
                                const std::vector<AuditInput>& audit) override {
-    if (review) {
-      if (Status s = records_internal::ValidateReviewInput(*review); !s.ok()) return s;
-    }
     SubmitOutcome out;
-    Status s = InTransaction([&]() -> Status {
-      Result<ResultPtr> ins = db_.Exec(
-          "INSERT INTO rec_submissions(content_id, uploader_id, surface, content_kind, "
-          "content_time_ms, received_ms, actor, signals_json, matches_json, decision_json, "
-          "action, policy_version) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
-          "RETURNING id",
-          Params()
-              .Add(in.content_id)
-              .Add(in.uploader_id)
-              .Add(in.surface)
-              .Add(in.content_kind)
-              .Add(in.content_time_ms)
-              .Add(in.received_ms)
-              .Add(in.actor)
-              .Add(in.signals_json)
-              .Add(in.matches_json)
-              .Add(in.decision_json)
-              .Add(in.action)
-              .Add(in.policy_version));
-      if (!ins.ok()) return ins.status();
-      out.submission_id = Int(ins->get(), 0, 0);
-      if (review) {
-        if (Status r = AddReview(out.submission_id, in.received_ms, *review, &out); !r.ok()) {
-          return r;
-        }
-      }
-      if (Status r = Enqueue(webhooks, in.received_ms); !r.ok()) return r;
-      return Append(audit, in.received_ms);
-    });
+    Status s = InTransaction([&] { return SubmitOne(in, review, webhooks, audit, &out); });
     if (!s.ok()) return s;
     return out;
+  }
+
+  Result<std::vector<Result<SubmitOutcome>>> SubmitBatch(
+      const std::vector<SubmitRequest>& requests) override {
+    std::vector<Result<SubmitOutcome>> results;
+    Status s = InTransaction([&]() -> Status {
+      results.clear();
+      for (const SubmitRequest& r : requests) {
+        if (Status sp = db_.Script("SAVEPOINT rec_submit"); !sp.ok()) return sp;
+        SubmitOutcome out;
+        Status one = SubmitOne(r.submission, r.review, r.webhooks, r.audit, &out);
+        // A failed statement leaves the transaction aborted until it goes
+        // back to the savepoint.
+        if (!one.ok()) {
+          if (Status back = db_.Script("ROLLBACK TO SAVEPOINT rec_submit"); !back.ok()) return back;
+        }
+        if (Status rel = db_.Script("RELEASE SAVEPOINT rec_submit"); !rel.ok()) return rel;
+        if (one.ok()) {
+          results.emplace_back(out);
+        } else {
+          results.emplace_back(one);
+        }
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return results;
   }
 
   Result<SubmissionRecord> GetSubmission(int64_t id) override {
@@ -629,6 +625,42 @@ class PgRecordStore final : public RecordStore {
     if (s.ok()) s = db_.Script("COMMIT");
     if (!s.ok()) (void)db_.Script("ROLLBACK");
     return s;
+  }
+
+  // One submission. REQUIRES: inside InTransaction.
+  Status SubmitOne(const SubmissionInput& in, const std::optional<ReviewInput>& review,
+                   const std::vector<WebhookInput>& webhooks, const std::vector<AuditInput>& audit,
+                   SubmitOutcome* out) {
+    if (review) {
+      if (Status s = records_internal::ValidateReviewInput(*review); !s.ok()) return s;
+    }
+    Result<ResultPtr> ins = db_.Exec(
+        "INSERT INTO rec_submissions(content_id, uploader_id, surface, content_kind, "
+        "content_time_ms, received_ms, actor, signals_json, matches_json, decision_json, "
+        "action, policy_version) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+        "RETURNING id",
+        Params()
+            .Add(in.content_id)
+            .Add(in.uploader_id)
+            .Add(in.surface)
+            .Add(in.content_kind)
+            .Add(in.content_time_ms)
+            .Add(in.received_ms)
+            .Add(in.actor)
+            .Add(in.signals_json)
+            .Add(in.matches_json)
+            .Add(in.decision_json)
+            .Add(in.action)
+            .Add(in.policy_version));
+    if (!ins.ok()) return ins.status();
+    out->submission_id = Int(ins->get(), 0, 0);
+    if (review) {
+      if (Status r = AddReview(out->submission_id, in.received_ms, *review, out); !r.ok()) {
+        return r;
+      }
+    }
+    if (Status r = Enqueue(webhooks, in.received_ms); !r.ok()) return r;
+    return Append(audit, in.received_ms);
   }
 
   Status AddReview(int64_t submission_id, int64_t created_ms, const ReviewInput& review,

@@ -263,6 +263,46 @@ TEST_P(RecordTest, SubmitIsAllOrNothing) {
   EXPECT_EQ(*VerifyAuditChain(*store_), 1);
 }
 
+TEST_P(RecordTest, SubmitBatchCommitsEachRequestAlone) {
+  std::vector<RecordStore::SubmitRequest> batch(3);
+  batch[0].submission = MakeSubmission("first", 100);
+  batch[0].review = MakeReview(10, "k", "media");
+  batch[0].webhooks = {{"hook", "http://x/", "{}"}};
+  batch[0].audit = {Event("decision")};
+  // Fails after its submission and review rows were written.
+  batch[1].submission = MakeSubmission("second", 200);
+  batch[1].review = MakeReview(10, "k2", "media");
+  batch[1].webhooks = {{"hook", "http://x/", "{}"}};
+  batch[1].audit = {Event("decision"), Event("decision", "s", "[unclosed")};
+  batch[2].submission = MakeSubmission("third", 300);
+  batch[2].audit = {Event("decision"), Event("decision")};
+  Result<std::vector<Result<SubmitOutcome>>> out = store_->SubmitBatch(batch);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ASSERT_EQ(out->size(), 3u);
+  ASSERT_TRUE((*out)[0].ok());
+  EXPECT_GT((*out)[0]->review_id, 0);
+  EXPECT_EQ((*out)[1].status().code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE((*out)[2].ok());
+  EXPECT_EQ((*out)[2]->review_id, 0);
+  EXPECT_EQ(*store_->CountSubmissions(), 2);
+  EXPECT_TRUE(store_->FindSubmissions("second")->empty());
+  EXPECT_EQ(*store_->CountReviews(ReviewState::kQueued), 1);
+  EXPECT_EQ(*store_->CountOutbox(OutboxMessage::State::kPending), 1);
+  EXPECT_EQ(*VerifyAuditChain(*store_), 3);
+  EXPECT_TRUE(store_->SubmitBatch({})->empty());
+
+  // A failure of the database itself fails the request, not the batch.
+  FailInsertsInto("rec_outbox");
+  out = store_->SubmitBatch(batch);
+  StopFailing("rec_outbox");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_FALSE((*out)[0].ok());
+  EXPECT_FALSE((*out)[1].ok());
+  EXPECT_TRUE((*out)[2].ok());
+  EXPECT_EQ(*store_->CountSubmissions(), 3);
+  EXPECT_EQ(*VerifyAuditChain(*store_), 5);
+}
+
 TEST_P(RecordTest, LeasesByPriorityThenAge) {
   const int64_t low = Queue(10, 100);
   const int64_t mid_new = Queue(50, 300);

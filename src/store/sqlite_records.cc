@@ -230,43 +230,37 @@ class SqliteRecordStore final : public RecordStore {
   Result<SubmitOutcome> Submit(const SubmissionInput& in, const std::optional<ReviewInput>& review,
                                const std::vector<WebhookInput>& webhooks,
                                const std::vector<AuditInput>& audit) override {
-    if (review) {
-      if (Status s = records_internal::ValidateReviewInput(*review); !s.ok()) return s;
-    }
     SubmitOutcome out;
-    Status s = InTransaction([&]() -> Status {
-      Result<Stmt> ins = Stmt::Prepare(
-          db_,
-          "INSERT INTO rec_submissions(content_id, uploader_id, surface, content_kind, "
-          "content_time_ms, received_ms, actor, signals_json, matches_json, decision_json, "
-          "action, policy_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-      if (!ins.ok()) return ins.status();
-      if (Status r = ins->Bind(1, in.content_id)
-                         .Bind(2, in.uploader_id)
-                         .Bind(3, in.surface)
-                         .Bind(4, in.content_kind)
-                         .Bind(5, in.content_time_ms)
-                         .Bind(6, in.received_ms)
-                         .Bind(7, in.actor)
-                         .Bind(8, in.signals_json)
-                         .Bind(9, in.matches_json)
-                         .Bind(10, in.decision_json)
-                         .Bind(11, in.action)
-                         .Bind(12, in.policy_version)
-                         .Run();
-          !r.ok())
-        return r;
-      out.submission_id = sqlite3_last_insert_rowid(db_);
-      if (review) {
-        if (Status r = AddReview(out.submission_id, in.received_ms, *review, &out); !r.ok()) {
-          return r;
-        }
-      }
-      if (Status r = Enqueue(webhooks, in.received_ms); !r.ok()) return r;
-      return Append(audit, in.received_ms);
-    });
+    Status s = InTransaction([&] { return SubmitOne(in, review, webhooks, audit, &out); });
     if (!s.ok()) return s;
     return out;
+  }
+
+  Result<std::vector<Result<SubmitOutcome>>> SubmitBatch(
+      const std::vector<SubmitRequest>& requests) override {
+    std::vector<Result<SubmitOutcome>> results;
+    Status s = InTransaction([&]() -> Status {
+      results.clear();
+      for (const SubmitRequest& r : requests) {
+        if (Status sp = Exec(db_, "SAVEPOINT rec_submit"); !sp.ok()) return sp;
+        SubmitOutcome out;
+        Status one = SubmitOne(r.submission, r.review, r.webhooks, r.audit, &out);
+        if (!one.ok()) {
+          // Some errors (I/O, disk full) end the whole transaction; then
+          // there is no savepoint to go back to and the batch fails.
+          if (Status back = Exec(db_, "ROLLBACK TO rec_submit"); !back.ok()) return back;
+        }
+        if (Status rel = Exec(db_, "RELEASE rec_submit"); !rel.ok()) return rel;
+        if (one.ok()) {
+          results.emplace_back(out);
+        } else {
+          results.emplace_back(one);
+        }
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return s;
+    return results;
   }
 
   Result<SubmissionRecord> GetSubmission(int64_t id) override {
@@ -624,6 +618,44 @@ class SqliteRecordStore final : public RecordStore {
     if (s.ok()) s = Exec(db_, "COMMIT");
     if (!s.ok()) (void)Exec(db_, "ROLLBACK");
     return s;
+  }
+
+  // One submission. REQUIRES: inside InTransaction.
+  Status SubmitOne(const SubmissionInput& in, const std::optional<ReviewInput>& review,
+                   const std::vector<WebhookInput>& webhooks, const std::vector<AuditInput>& audit,
+                   SubmitOutcome* out) {
+    if (review) {
+      if (Status s = records_internal::ValidateReviewInput(*review); !s.ok()) return s;
+    }
+    Result<Stmt> ins = Stmt::Prepare(
+        db_,
+        "INSERT INTO rec_submissions(content_id, uploader_id, surface, content_kind, "
+        "content_time_ms, received_ms, actor, signals_json, matches_json, decision_json, "
+        "action, policy_version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+    if (!ins.ok()) return ins.status();
+    if (Status r = ins->Bind(1, in.content_id)
+                       .Bind(2, in.uploader_id)
+                       .Bind(3, in.surface)
+                       .Bind(4, in.content_kind)
+                       .Bind(5, in.content_time_ms)
+                       .Bind(6, in.received_ms)
+                       .Bind(7, in.actor)
+                       .Bind(8, in.signals_json)
+                       .Bind(9, in.matches_json)
+                       .Bind(10, in.decision_json)
+                       .Bind(11, in.action)
+                       .Bind(12, in.policy_version)
+                       .Run();
+        !r.ok())
+      return r;
+    out->submission_id = sqlite3_last_insert_rowid(db_);
+    if (review) {
+      if (Status r = AddReview(out->submission_id, in.received_ms, *review, out); !r.ok()) {
+        return r;
+      }
+    }
+    if (Status r = Enqueue(webhooks, in.received_ms); !r.ok()) return r;
+    return Append(audit, in.received_ms);
   }
 
   // Creates the review item of a submission, unless its key was confirmed.

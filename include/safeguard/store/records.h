@@ -204,6 +204,22 @@ class RecordStore {
                                        const std::optional<ReviewInput>& review,
                                        const std::vector<WebhookInput>& webhooks,
                                        const std::vector<AuditInput>& audit) = 0;
+  // Group commit (an addition to the brief's API): several submissions in
+  // one transaction, so one fsync for all of them (on SQLite, about 6 ms
+  // each on a typical disk, the bound on Submit's rate). Each request stands
+  // alone, as in Submit: one that fails is rolled back to its own savepoint
+  // and gets its error in the reply; the others commit. One Result per
+  // request, in order; an error of the call itself (the commit failed)
+  // means none of them was committed.
+  struct SubmitRequest {
+    SubmissionInput submission;
+    std::optional<ReviewInput> review;
+    std::vector<WebhookInput> webhooks;
+    std::vector<AuditInput> audit;
+  };
+  virtual Result<std::vector<Result<SubmitOutcome>>> SubmitBatch(
+      const std::vector<SubmitRequest>& requests) = 0;
+
   // Errors: kNotFound.
   virtual Result<SubmissionRecord> GetSubmission(int64_t id) = 0;
   // In id order.
