@@ -10,6 +10,7 @@
 #include "safeguard/hash/pdq.h"
 #include "safeguard/media/image.h"
 #include "safeguard/store/store.h"
+#include "serve_command.h"
 #include "text_command.h"
 
 namespace {
@@ -24,9 +25,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", kVersion);
   std::string store_url = kDefaultStoreUrl;
-  app.add_option("--store", store_url,
-                 "Bank store: sqlite:PATH or a file path (default ./safeguard-data/)")
-      ->capture_default_str();
+  CLI::Option* store_option =
+      app.add_option("--store", store_url,
+                     "Bank store: sqlite:PATH or a file path (default ./safeguard-data/)")
+          ->capture_default_str();
 
   cli::HashCommandOptions hash;
   std::string mode = "canonical";
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   cli::TextCommand text(&app);
   cli::BankCommand bank(&app, &store_url);
   cli::MatchCommand match(&app, &store_url);
+  cli::ServeCommand serve(&app, &store_url, store_option);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -89,6 +92,9 @@ int main(int argc, char** argv) {
     }
     std::ios::sync_with_stdio(false);
     return match.Run(std::cin, std::cout, std::cerr);
+  }
+  if (serve.parsed()) {
+    return serve.Run(std::cout, std::cerr);
   }
   if (text.parsed()) {
     std::ios::sync_with_stdio(false);

@@ -106,6 +106,10 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   T* operator->() { return &value(); }
 
+  // The value, or `fallback` on failure (for figures where a failure is
+  // reported some other way).
+  T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
+
  private:
   std::variant<T, Status> v_;
 };
