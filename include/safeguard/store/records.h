@@ -239,8 +239,10 @@ class RecordStore {
   // REQUIRES: the item is leased to `reviewer` with lease_until_ms >= now_ms
   // (inclusive); else kFailedPrecondition ("already decided", "not leased to
   // you", "lease expired"). Sets state decided, verdict, reviewer, note and
-  // decided_ms. kConfirm also decides every other QUEUED item with the same
-  // non-empty dedupe_key as confirmed (reviewer "duplicate-of:<id>");
+  // decided_ms. kConfirm also decides every other item with the same
+  // non-empty dedupe_key that nobody holds (queued, or its lease expired
+  // before now_ms) as confirmed (reviewer "duplicate-of:<id>"); an item
+  // another reviewer holds stays theirs to decide.
   // kFalsePositive deletes the kept media; kEscalate just records the verdict.
   // Webhooks (due at now_ms) and audit in the same transaction.
   // Errors: kNotFound, kInvalidArgument (verdict kNone), kFailedPrecondition.
