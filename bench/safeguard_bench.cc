@@ -4,6 +4,8 @@
 //   safeguard-bench image --corpus DIR [--min-seconds S] [--fast-min-side N]
 //   safeguard-bench index [--n N] [--queries Q]        (index_bench.cc)
 //   safeguard-bench text [--conversations N] [--messages M]  (text_bench.cc)
+//   safeguard-bench video [--videos DIR]                (video_bench.cc)
+//   safeguard-bench serve [--seconds S] [--bank N]      (serve_bench.cc)
 //
 // Every measurement runs on one thread, so the figures are per core.
 
@@ -315,6 +317,8 @@ namespace safeguard::bench {
 void AddIndexSubcommand(CLI::App* app);  // index_bench.cc
 void AddTextSubcommand(CLI::App* app);   // text_bench.cc
 void AddBankSubcommand(CLI::App* app);   // bank_bench.cc
+void AddVideoSubcommand(CLI::App* app);  // video_bench.cc
+void AddServeSubcommand(CLI::App* app);  // serve_bench.cc
 }  // namespace safeguard::bench
 
 int main(int argc, char** argv) {
@@ -337,6 +341,8 @@ int main(int argc, char** argv) {
   safeguard::bench::AddIndexSubcommand(&app);
   safeguard::bench::AddTextSubcommand(&app);
   safeguard::bench::AddBankSubcommand(&app);
+  safeguard::bench::AddVideoSubcommand(&app);
+  safeguard::bench::AddServeSubcommand(&app);
   CLI11_PARSE(app, argc, argv);
   if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);
   if (core->parsed()) return RunPdqCore(min_seconds);

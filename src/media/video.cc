@@ -210,21 +210,43 @@ Status VideoDecoder::State::Open() {
   av_dict_set(&opts, "format_whitelist", kDemuxerWhitelist, 0);
   av_dict_set(&opts, "codec_whitelist", kDecoderWhitelist, 0);
   av_dict_set(&opts, "protocol_whitelist", "", 0);
-  int err = avformat_open_input(&fc, name.c_str(), nullptr, &opts);
+  // Probe first, so that "not a container we read" (kUnsupported) and "a
+  // damaged one" (kCorrupt) are told apart.
+  const AVInputFormat* probed = nullptr;
+  int err = av_probe_input_buffer2(io.get(), &probed, name.c_str(), nullptr, 0, 0);
+  // A weak guess (score under 25 of 100) on bytes that merely do not
+  // contradict a format is not a container.
+  if (err < AVPROBE_SCORE_MAX / 4 || probed == nullptr ||
+      !av_match_list(probed->name, kDemuxerWhitelist, ',')) {
+    av_dict_free(&opts);
+    avformat_free_context(fc);
+    if (!source.io_error.ok()) return source.io_error;
+    return Status::Unsupported(name + ": not a video container this build reads" +
+                               (probed ? std::string(" (") + probed->name + ")" : std::string()));
+  }
+  err = avformat_open_input(&fc, name.c_str(), probed, &opts);
   av_dict_free(&opts);
   if (err < 0) {
     // avformat_open_input frees the context on failure.
     if (!source.io_error.ok()) return source.io_error;
-    if (err == AVERROR_INVALIDDATA) {
-      return Status::Unsupported(name + ": not a video container this build reads (" +
-                                 AvErrorText(err) + ")");
-    }
-    return Status::Corrupt(name + ": cannot read the container (" + AvErrorText(err) + ")");
+    return Status::Corrupt(name + ": damaged or truncated " + probed->name + " container (" +
+                           AvErrorText(err) + ")");
   }
   format.reset(fc);
   err = avformat_find_stream_info(fc, nullptr);
   if (!source.io_error.ok()) return source.io_error;
   if (err < 0) {
+    // Probing fails when the only video codec is one the whitelist refuses:
+    // that is an unsupported codec, not damage.
+    for (unsigned i = 0; i < fc->nb_streams; ++i) {
+      const AVCodecParameters* p = fc->streams[i]->codecpar;
+      const AVCodec* d = avcodec_find_decoder(p->codec_id);
+      if (p->codec_type == AVMEDIA_TYPE_VIDEO &&
+          (d == nullptr || !av_match_list(d->name, kDecoderWhitelist, ','))) {
+        return Status::Unsupported(name + ": video codec '" + avcodec_get_name(p->codec_id) +
+                                   "' is not decoded by this build");
+      }
+    }
     return Status::Corrupt(name + ": damaged or truncated container (" + AvErrorText(err) + ")");
   }
   info.container = fc->iformat->name;

@@ -1,0 +1,172 @@
+// safeguard-bench video: vPDQ at 1 frame/s and TMK+PDQF on the sample clips,
+// as a real-time factor per core (seconds of video per second of one core's
+// CPU time), beside the bare decode of the same frames.
+//
+//   safeguard-bench video [--videos DIR] [--rounds N]
+//
+// Clips are grouped by size: "sd" (480x720) and "hd" (720p and up). Each
+// workload runs on one thread with libavcodec threads = 1; the fastest of
+// `rounds` rounds counts.
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "machine.h"
+#include "safeguard/hash/tmk.h"
+#include "safeguard/hash/vpdq.h"
+#include "safeguard/media/video.h"
+
+namespace safeguard::bench {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct VideoOptions {
+  std::string videos = "../shared/testdata/tmk/sample-videos";
+  int rounds = 3;
+};
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Clip {
+  std::string path;
+  double seconds = 0;
+  int width = 0, height = 0;
+};
+
+// Decodes with a sampling rule and a per-frame action; aborts on error (the
+// clips are known good).
+void SampleClip(const Clip& c, const FrameSampling& s, const FrameCallback& on_frame) {
+  Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(c.path, {});
+  if (!v.ok() || !(*v)->Sample(s, on_frame).ok()) {
+    std::cerr << c.path << ": decode failed\n";
+    std::abort();
+  }
+}
+
+int RunVideo(const VideoOptions& o) {
+  std::map<std::string, std::vector<Clip>> groups;
+  if (!fs::is_directory(o.videos)) {
+    std::cerr << "no folder " << o.videos << " (the reference sample videos)\n";
+    return 2;
+  }
+  for (const auto& e : fs::directory_iterator(o.videos)) {
+    if (e.path().extension() != ".mp4") continue;
+    Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(e.path().string(), {});
+    if (!v.ok()) continue;
+    const VideoInfo& info = (*v)->info();
+    Clip c{e.path().string(), info.duration_seconds, info.width, info.height};
+    const bool sd = std::min(info.width, info.height) < 720;
+    groups[sd ? "sd" : "hd"].push_back(c);
+  }
+  const std::string machine = MachineDescription();
+  const FrameSampling every_second = FrameSampling::EverySeconds(1.0);
+  const FrameSampling tmk_frames =
+      FrameSampling::Resampled(kTmkFramesPerSecond, kTmkFrameSize, kTmkFrameSize);
+  FrameSampling every_frame_bare = FrameSampling::EverySeconds(1e5);  // frame 0 converted only
+  every_frame_bare.skip_unneeded = false;
+  FrameSampling every_second_no_skip = every_second;
+  every_second_no_skip.skip_unneeded = false;
+  FrameSampling tmk_no_skip = tmk_frames;
+  tmk_no_skip.skip_unneeded = false;
+
+  using Work = std::function<void(const Clip&)>;
+  struct Row {
+    std::string impl;
+    Work run;
+  };
+  const std::vector<Row> rows = {
+      {"decode-all-frames",
+       [&](const Clip& c) {
+         SampleClip(c, every_frame_bare, [](const VideoFrame&) { return true; });
+       }},
+      {"decode-vpdq-1fps-frames",
+       [&](const Clip& c) { SampleClip(c, every_second, [](const VideoFrame&) { return true; }); }},
+      {"vpdq-1fps",
+       [&](const Clip& c) {
+         VpdqOptions vo;
+         if (!VpdqHashFile(c.path, vo).ok()) std::abort();
+       }},
+      // The same frames with every frame decoded: what skipping saves.
+      {"decode-vpdq-1fps-frames-no-skip",
+       [&](const Clip& c) {
+         SampleClip(c, every_second_no_skip, [](const VideoFrame&) { return true; });
+       }},
+      {"decode-tmk-frames-no-skip",
+       [&](const Clip& c) { SampleClip(c, tmk_no_skip, [](const VideoFrame&) { return true; }); }},
+      {"decode-tmk-frames",
+       [&](const Clip& c) { SampleClip(c, tmk_frames, [](const VideoFrame&) { return true; }); }},
+      {"tmk", [&](const Clip& c) {
+         if (!TmkHashFile(c.path, {}).ok()) std::abort();
+       }}};
+  for (const auto& [group, clips] : groups) {
+    double video_seconds = 0;
+    for (const Clip& c : clips) video_seconds += c.seconds;
+    std::map<std::string, double> factor;
+    for (const Row& r : rows) {
+      double best = 0;
+      for (int round = 0; round < std::max(1, o.rounds); ++round) {
+        const double t0 = ThreadCpuSeconds();
+        for (const Clip& c : clips) r.run(c);
+        const double cpu = ThreadCpuSeconds() - t0;
+        if (round == 0 || cpu < best) best = cpu;
+      }
+      factor[r.impl] = video_seconds / best;
+      nlohmann::ordered_json j;
+      j["bench"] = "video";
+      j["workload"] = group;
+      j["impl"] = r.impl;
+      j["clips"] = clips.size();
+      j["video_seconds"] = std::round(video_seconds * 100) / 100;
+      j["cpu_seconds"] = std::round(best * 1000) / 1000;
+      j["realtime_per_core"] = std::round(factor[r.impl] * 10) / 10;
+      j["threads"] = 1;
+      j["machine"] = machine;
+      std::cout << j.dump() << std::endl;
+    }
+    nlohmann::ordered_json s;
+    s["bench"] = "video";
+    s["workload"] = group;
+    s["summary"] = "realtime_per_core";
+    s["vpdq_1fps"] = std::round(factor["vpdq-1fps"] * 10) / 10;
+    s["tmk"] = std::round(factor["tmk"] * 10) / 10;
+    s["decode_all_frames"] = std::round(factor["decode-all-frames"] * 10) / 10;
+    s["vpdq_vs_decode_all"] =
+        std::round(factor["vpdq-1fps"] / factor["decode-all-frames"] * 100) / 100;
+    s["tmk_vs_decode_all"] = std::round(factor["tmk"] / factor["decode-all-frames"] * 100) / 100;
+    s["machine"] = machine;
+    std::cout << s.dump() << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddVideoSubcommand(CLI::App* app) {
+  auto o = std::make_shared<VideoOptions>();
+  CLI::App* cmd = app->add_subcommand(
+      "video", "vPDQ at 1 frame/s and TMK+PDQF: real-time factor per core beside bare decoding");
+  cmd->add_option("--videos", o->videos, "Folder of .mp4 clips (the reference sample videos)")
+      ->capture_default_str();
+  cmd->add_option("--rounds", o->rounds, "Rounds per measurement (the fastest counts)")
+      ->capture_default_str();
+  cmd->callback([o] {
+    if (const int rc = RunVideo(*o); rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace safeguard::bench

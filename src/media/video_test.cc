@@ -1,0 +1,203 @@
+// Video decoding on the reference sample clips (../shared/testdata/tmk) and on
+// files made here with libavformat: sampling rules, skipping against the plain
+// decode, limits and errors.
+
+#include "safeguard/media/video.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "test_support.h"
+
+namespace safeguard {
+namespace {
+
+std::string Clip(const std::string& name) {
+  return test_support::TestDataDir() + "/tmk/sample-videos/" + name;
+}
+
+struct Sampled {
+  std::vector<int64_t> index;
+  std::vector<uint64_t> pixel_sums;  // a cheap fingerprint of each frame's pixels
+  std::vector<std::pair<int, int>> sizes;
+};
+
+Result<Sampled> SampleAll(const std::string& path, const FrameSampling& s,
+                          const VideoOpenOptions& o = {}) {
+  Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(path, o);
+  if (!v.ok()) return v.status();
+  Sampled out;
+  Status st = (*v)->Sample(s, [&](const VideoFrame& f) {
+    out.index.push_back(f.index);
+    uint64_t sum = 0;
+    for (int y = 0; y < f.height; ++y) {
+      const uint8_t* row = f.rgb + y * f.row_stride;
+      for (int x = 0; x < 3 * f.width; ++x) sum = sum * 1099511628211ull + row[x];
+    }
+    out.pixel_sums.push_back(sum);
+    out.sizes.emplace_back(f.width, f.height);
+    return true;
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+TEST(VideoDecode, SampleClipInfoAndEveryFrame) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  Result<std::unique_ptr<VideoDecoder>> v =
+      VideoDecoder::OpenFile(Clip("pattern-sd-grey-bar.mp4"), {});
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const VideoInfo& info = (*v)->info();
+  EXPECT_EQ(info.width, 480);
+  EXPECT_EQ(info.height, 720);
+  EXPECT_DOUBLE_EQ(info.frame_rate, 30.0);
+  EXPECT_EQ(info.frame_count, 206);
+  EXPECT_EQ(info.codec, "h264");
+  EXPECT_EQ(info.rotation, 0);
+  int n = 0;
+  ASSERT_TRUE((*v)->Sample(FrameSampling::EveryFrame(),
+                           [&](const VideoFrame& f) {
+                             EXPECT_EQ(f.index, n);
+                             EXPECT_EQ(f.width, 480);
+                             EXPECT_NEAR(f.timestamp_seconds, n / 30.0, 1e-9);
+                             ++n;
+                             return true;
+                           })
+                  .ok());
+  EXPECT_EQ(n, 206);
+}
+
+TEST(VideoDecode, OddDimensionsDecodeEveryFrame) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  Result<Sampled> s = SampleAll(Clip("test-padded-dimensions.mp4"), FrameSampling::EveryFrame());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->index.size(), 150u);
+  Result<std::unique_ptr<VideoDecoder>> v =
+      VideoDecoder::OpenFile(Clip("test-padded-dimensions.mp4"), {});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(s->sizes[0], std::make_pair((*v)->info().width, (*v)->info().height));
+}
+
+// The fast path (frames no sample needs are not decoded) against the plain
+// decode (the oracle): the same frames, the same pixels, on real clips.
+TEST(VideoDecode, SkippingUnneededFramesChangesNothing) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  for (const char* clip : {"chair-19-sd-bar.mp4", "doorknob-hd-no-bar.mp4"}) {
+    for (FrameSampling s :
+         {FrameSampling::EverySeconds(1.0), FrameSampling::EverySeconds(0.5),
+          FrameSampling::Resampled(15, 64, 64), FrameSampling::Resampled(7, 32, 48),
+          FrameSampling::Resampled(40, 64, 64)}) {
+      SCOPED_TRACE(std::string(clip) + " mode " + std::to_string(static_cast<int>(s.mode)) +
+                   " fps " + std::to_string(s.fps));
+      s.skip_unneeded = true;
+      Result<Sampled> fast = SampleAll(Clip(clip), s);
+      s.skip_unneeded = false;
+      Result<Sampled> plain = SampleAll(Clip(clip), s);
+      ASSERT_TRUE(fast.ok() && plain.ok());
+      EXPECT_EQ(fast->index, plain->index);
+      EXPECT_EQ(fast->pixel_sums, plain->pixel_sums);
+      EXPECT_FALSE(fast->index.empty());
+    }
+  }
+}
+
+TEST(VideoDecode, ResamplingKeepsTheReferenceFrameCount) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  // The counts in the reference's .tmk headers (ffmpeg -r 15).
+  const std::map<std::string, size_t> expected = {{"pattern-sd-grey-bar.mp4", 105},
+                                                  {"doorknob-hd-no-bar.mp4", 62}};
+  for (const auto& [clip, count] : expected) {
+    Result<Sampled> s = SampleAll(Clip(clip), FrameSampling::Resampled(15, 64, 64));
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->index.size(), count) << clip;
+    EXPECT_EQ(s->sizes[0], std::make_pair(64, 64));
+  }
+}
+
+TEST(VideoResampler, ConstantRateRuleOnTimestamps) {
+  // 30 fps to 15: frames 0-3, then every other one (the tool's 1.1-frame
+  // tolerance): 564 frames -> 284.
+  ConstantRateResampler r(false);
+  int64_t out = 0;
+  for (int k = 0; k < 564; ++k) {
+    const auto d = r.Next(k * 0.5, 0.5);
+    out += d.repeat_previous + d.emit_current;
+  }
+  out += r.Finish();
+  EXPECT_EQ(out, 284);
+  // 10 fps to 15: frames repeated, 1.5 output frames per input on average.
+  ConstantRateResampler up(false);
+  out = 0;
+  for (int k = 0; k < 100; ++k) {
+    const auto d = up.Next(k * 1.5, 2.0);
+    out += d.repeat_previous + d.emit_current;
+  }
+  EXPECT_NEAR(static_cast<double>(out), 150.0, 2.0);
+}
+
+TEST(VideoLimits, RefusedFromTheHeaderOrWhileDecoding) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string path = Clip("chair-19-sd-bar.mp4");
+  VideoOpenOptions o;
+  o.limits.max_dimension = 640;
+  EXPECT_EQ(VideoDecoder::OpenFile(path, o).status().code(), ErrorCode::kLimitExceeded);
+  o = {};
+  o.limits.max_pixels = 480 * 720 - 1;
+  EXPECT_EQ(VideoDecoder::OpenFile(path, o).status().code(), ErrorCode::kLimitExceeded);
+  o = {};
+  o.limits.max_duration_seconds = 10;
+  EXPECT_EQ(VideoDecoder::OpenFile(path, o).status().code(), ErrorCode::kLimitExceeded);
+  o = {};
+  o.limits.max_file_bytes = 1000;
+  Status s = VideoDecoder::OpenFile(path, o).status();
+  EXPECT_EQ(s.code(), ErrorCode::kLimitExceeded);
+  EXPECT_NE(s.message().find("max_file_bytes"), std::string::npos);
+  o = {};
+  o.limits.max_frames = 100;  // the header declares 564
+  EXPECT_EQ(VideoDecoder::OpenFile(path, o).status().code(), ErrorCode::kLimitExceeded);
+}
+
+TEST(VideoErrors, ClearErrorsForBadInputs) {
+  test_support::ScratchDir dir;
+  auto code = [](const std::string& p) { return VideoDecoder::OpenFile(p, {}).status().code(); };
+  EXPECT_EQ(code(dir.Write("empty.mp4", std::string())), ErrorCode::kUnsupported);
+  EXPECT_EQ(code(dir.Write("garbage.mp4", std::string(5000, 'x'))), ErrorCode::kUnsupported);
+  EXPECT_EQ(code(dir.File("missing.mp4")), ErrorCode::kNotFound);
+  EXPECT_EQ(code(dir.path().string()), ErrorCode::kInvalidArgument);
+}
+
+TEST(VideoErrors, TruncatedFilesAreCorruptNeverPartial) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  test_support::ScratchDir dir;
+  const std::vector<uint8_t> bytes = test_support::ReadBytes(Clip("chair-19-sd-bar.mp4"));
+  for (double keep : {0.02, 0.3, 0.6, 0.95}) {
+    SCOPED_TRACE(keep);
+    const std::vector<uint8_t> cut(
+        bytes.begin(),
+        bytes.begin() + static_cast<std::ptrdiff_t>(keep * static_cast<double>(bytes.size())));
+    const std::string path = dir.Write("cut.mp4", cut);
+    Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(path, {});
+    if (!v.ok()) {
+      EXPECT_EQ(v.status().code(), ErrorCode::kCorrupt) << v.status().ToString();
+      continue;
+    }
+    Status s = (*v)->Sample(FrameSampling::EverySeconds(1), [](const VideoFrame&) { return true; });
+    EXPECT_EQ(s.code(), ErrorCode::kCorrupt) << s.ToString();
+  }
+  // From memory, the same rules.
+  Result<std::unique_ptr<VideoDecoder>> m =
+      VideoDecoder::OpenBuffer(bytes.data(), bytes.size() / 2, {}, "half");
+  if (m.ok()) {
+    EXPECT_EQ(
+        (*m)->Sample(FrameSampling::EveryFrame(), [](const VideoFrame&) { return true; }).code(),
+        ErrorCode::kCorrupt);
+  } else {
+    EXPECT_EQ(m.status().code(), ErrorCode::kCorrupt);
+  }
+}
+
+}  // namespace
+}  // namespace safeguard
