@@ -559,6 +559,9 @@ TEST(Errors, HostileNestingAndAliases) {
             "policy is nested deeper than 64 levels");
   EXPECT_EQ(ErrorOf("rules: " + std::string(100, '[') + std::string(100, ']') + "\n"),
             "policy is nested deeper than 64 levels");
+  // Deeper than yaml-cpp's own recursion guard: its exception becomes an error.
+  EXPECT_TRUE(ErrorOf("rules: " + std::string(100000, '[') + "\n")
+                  .starts_with("policy is not valid YAML: "));
   // "Billion laughs": each level doubles the tree through aliases.
   std::string yaml = "a0: &a0 [\"" + std::string(1000, 'x') + "\"]\n";
   for (int i = 1; i < 30; ++i) {

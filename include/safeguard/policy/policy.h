@@ -233,7 +233,9 @@ Decision Evaluate(const Policy& policy, const PolicyInput& input);
 //                              "entry_id": 17, "signal": "pdq", "distance": 4,
 //                              "quality": 92 | null, "labels": {"category": "A1"}}]}]}
 // "labels" are the match's effective labels (bank labels overridden by the
-// entry's), the ones conditions look at. No hash values appear.
+// entry's), the ones conditions look at. No hash values appear. Label text
+// is copied as given: dump with json::error_handler_t::replace unless labels
+// are known to be valid UTF-8.
 // REQUIRES: `decision` came from Evaluate on `input` (indices in range;
 // out-of-range indices are skipped).
 nlohmann::json DecisionToJson(const Decision& decision, const PolicyInput& input);
