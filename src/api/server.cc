@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -79,11 +80,14 @@ bool IsRawContentType(std::string_view type) {
          type.starts_with("image/") || type.starts_with("video/");
 }
 
-std::string_view MediaType(const httplib::Request& req) {
-  std::string_view t = req.get_header_value("Content-Type");
+// The body's media type without parameters ("application/json; charset=utf-8"
+// -> "application/json"), lowercase.
+std::string MediaType(const httplib::Request& req) {
+  std::string t = req.get_header_value("Content-Type");
   const size_t semi = t.find(';');
-  if (semi != std::string_view::npos) t = t.substr(0, semi);
-  while (!t.empty() && t.back() == ' ') t.remove_suffix(1);
+  if (semi != std::string::npos) t.resize(semi);
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return t;
 }
 

@@ -35,7 +35,7 @@ TEST(ServiceConfig, SetParsesTypedValuesAndNamesTheKeyWhenRefusing) {
     const char* says;
   };
   for (const Bad& b :
-       {Bad{"listen.port", "99999", "out of range 1..65535"},
+       {Bad{"listen.port", "99999", "out of range 0..65535"},
         Bad{"listen.port", "80x", "not an integer"}, Bad{"listen.port", "", "not an integer"},
         Bad{"hash.pdq_mode", "slow", "not canonical or fast"},
         Bad{"hash.dihedral", "maybe", "not true or false"},
