@@ -9,6 +9,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -185,6 +187,63 @@ struct Engine::Impl {
   bool stopping = false;
   std::thread follower;
   std::thread deliverer;
+
+  // Group commit: submissions wait here and one thread commits all that are
+  // waiting in one transaction (one fsync for many). Each still gets its own
+  // outcome, and none is answered before its transaction has committed.
+  struct PendingSubmit {
+    RecordStore::SubmitRequest request;
+    std::promise<Result<SubmitOutcome>> done;
+  };
+  static constexpr size_t kMaxBatch = 64;
+  std::mutex commit_mu;
+  std::condition_variable commit_cv;
+  std::deque<PendingSubmit*> pending;
+  bool commit_stopping = false;
+  std::thread committer;
+
+  Result<SubmitOutcome> SubmitGrouped(RecordStore::SubmitRequest request) {
+    PendingSubmit p{std::move(request), {}};
+    std::future<Result<SubmitOutcome>> result = p.done.get_future();
+    {
+      std::lock_guard lock(commit_mu);
+      if (commit_stopping) return Status::FailedPrecondition("the engine is shutting down");
+      pending.push_back(&p);
+    }
+    commit_cv.notify_one();
+    return result.get();
+  }
+
+  void CommitLoop() {
+    std::unique_lock lock(commit_mu);
+    for (;;) {
+      commit_cv.wait(lock, [&] { return commit_stopping || !pending.empty(); });
+      if (pending.empty()) return;  // stopping, and everything is answered
+      std::vector<PendingSubmit*> batch;
+      while (!pending.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(pending.front());
+        pending.pop_front();
+      }
+      lock.unlock();
+      std::vector<RecordStore::SubmitRequest> requests;
+      requests.reserve(batch.size());
+      for (PendingSubmit* p : batch) requests.push_back(std::move(p->request));
+      Result<std::vector<Result<SubmitOutcome>>> outcomes = [&] {
+        std::lock_guard records_lock(records_mu);
+        return records->SubmitBatch(requests);
+      }();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (!outcomes.ok()) {
+          batch[i]->done.set_value(outcomes.status());
+        } else if (i < outcomes->size()) {
+          batch[i]->done.set_value((*outcomes)[i]);
+        } else {
+          batch[i]->done.set_value(Status::Internal("group commit lost a submission"));
+        }
+      }
+      lock.lock();
+    }
+  }
   WebhookSender sender;
 
   std::shared_ptr<const Policy> LivePolicy() {
@@ -311,10 +370,8 @@ struct Engine::Impl {
                                                      {"review", review.has_value()}}
                                                     .dump(),
                                                 in.received_ms}};
-    Result<SubmitOutcome> out = [&] {
-      std::lock_guard lock(records_mu);
-      return records->Submit(in, review, Webhooks(d.decision, hook), audit);
-    }();
+    Result<SubmitOutcome> out = SubmitGrouped(RecordStore::SubmitRequest{
+        std::move(in), std::move(review), Webhooks(d.decision, hook), std::move(audit)});
     if (!out.ok()) return out.status();
     (*answer)["submission_id"] = out->submission_id;
     if (out->review_id != 0) {
@@ -442,6 +499,12 @@ Engine::~Engine() {
   impl_->stop_cv.notify_all();
   if (impl_->follower.joinable()) impl_->follower.join();
   if (impl_->deliverer.joinable()) impl_->deliverer.join();
+  {
+    std::lock_guard lock(impl_->commit_mu);
+    impl_->commit_stopping = true;
+  }
+  impl_->commit_cv.notify_all();
+  if (impl_->committer.joinable()) impl_->committer.join();
 }
 
 const ServiceConfig& Engine::config() const { return impl_->config; }
@@ -504,6 +567,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const ServiceConfig& config) {
   Impl* raw = impl.get();
   impl->follower = std::thread([raw] { raw->Follow(); });
   impl->deliverer = std::thread([raw] { raw->DeliverLoop(); });
+  impl->committer = std::thread([raw] { raw->CommitLoop(); });
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 
