@@ -122,6 +122,16 @@ struct BankMatcher::Impl {
         if (!e.ok()) return e.status();
         return Index(*e);
       }
+      case ChangeKind::kEntriesAdded: {
+        if (!Enabled(c.bank_id)) return Status::Ok();
+        // The range's entries as they are now, as for kEntryAdded; ids in the
+        // range that another bank holds, or none does, are skipped by the
+        // filter.
+        Store::EntryFilter range;
+        range.first_id = c.entry_id;
+        range.last_id = c.last_entry_id;
+        return store.ForEachEntry(c.bank_id, range, [&](const Entry& e) { return Index(e); });
+      }
       case ChangeKind::kEntryRemoved:
         return Unindex(c.entry_id);
     }

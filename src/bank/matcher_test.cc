@@ -194,6 +194,65 @@ TEST_F(MatcherTest, RefreshFollowsTheChangeLog) {
   EXPECT_EQ(m->MatchPdq(std::span(&c, 1))->matches[0].bank, "later");
 }
 
+// Batches are logged as id ranges (kEntriesAdded); a follower reaches the
+// same state as a fresh build, whatever happened to the range's entries since.
+TEST_F(MatcherTest, RefreshFollowsBatchRanges) {
+  std::mt19937_64 rng(8);
+  std::vector<Hash256> h(6);
+  std::vector<std::string> hex(6);
+  for (size_t i = 0; i < h.size(); ++i) {
+    h[i] = RandomHash(rng);
+    hex[i] = h[i].ToHex();
+  }
+  BankSpec off;
+  off.name = "off";
+  off.enabled = false;
+  const int64_t off_id = store_->CreateBank(off, 1)->id;
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  auto batch = [&](int64_t bank_id, std::vector<std::string_view> values, const char* remove) {
+    auto w = store_->BeginWrite(bank_id);
+    ASSERT_TRUE(w.ok());
+    Entry common;
+    common.signal = SignalType::kPdq;
+    std::vector<AddOutcome> outcomes(values.size());
+    ASSERT_TRUE((*w)->AddBatch(common, values, outcomes).ok());
+    if (remove != nullptr) {
+      ASSERT_TRUE(*(*w)->Remove(SignalType::kPdq, remove, 5, "withdrawn"));
+    }
+    ASSERT_TRUE((*w)->Commit().ok());
+  };
+  auto matched = [&](size_t i) { return m->MatchPdq(std::span(&h[i], 1))->matches.size(); };
+
+  // A batch, one of whose entries is removed in the same transaction; and a
+  // batch in a disabled bank, whose range must not index anything.
+  batch(block_id_, {hex[0], hex[1], hex[2]}, hex[1].c_str());
+  batch(off_id, {hex[3]}, nullptr);
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_EQ(matched(0), 1u);
+  EXPECT_EQ(matched(1), 0u);
+  EXPECT_EQ(matched(2), 1u);
+  EXPECT_EQ(matched(3), 0u);
+  EXPECT_EQ(m->size(), 2u);
+
+  // A revival inside a batch, and a new entry.
+  batch(block_id_, {hex[1], hex[4]}, nullptr);
+  // The disabled bank enabled: loaded whole.
+  ASSERT_TRUE(store_->SetBankEnabled("off", true, 6).ok());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(matched(i), 1u) << i;
+
+  // An entry added and removed between two refreshes is never indexed.
+  batch(block_id_, {hex[5]}, hex[5].c_str());
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_EQ(matched(5), 0u);
+
+  Result<BankMatcher> fresh = BankMatcher::Build(*store_);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(m->size(), fresh->size());
+  EXPECT_EQ(m->sequence(), fresh->sequence());
+}
+
 // The matcher against a brute-force scan of the store, on random data.
 TEST_F(MatcherTest, AgreesWithBruteForce) {
   std::mt19937_64 rng(6);

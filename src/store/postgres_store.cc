@@ -6,58 +6,22 @@
 // seq N never later finds a smaller one committed).
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "labels_json.h"
+#include "pg_schema.h"
 #include "pg_util.h"
 #include "safeguard/store/store.h"
+#include "signal_bytes.h"
 
 namespace safeguard {
 namespace {
 
-// Forward migrations; the version is the row count of schema_migrations.
-// Part of the database format: never edit a released one.
-constexpr const char* kPgMigrations[] = {
-    R"sql(
-CREATE TABLE banks(
-  id BIGSERIAL PRIMARY KEY,
-  name TEXT NOT NULL UNIQUE,
-  description TEXT NOT NULL DEFAULT '',
-  kind INTEGER NOT NULL,
-  enabled INTEGER NOT NULL DEFAULT 1,
-  created_at BIGINT NOT NULL,
-  source TEXT NOT NULL DEFAULT '',
-  labels TEXT NOT NULL DEFAULT '{}',
-  pdq_max_distance INTEGER NOT NULL DEFAULT 31,
-  pdq_min_quality INTEGER NOT NULL DEFAULT 50);
-CREATE TABLE entries(
-  id BIGSERIAL PRIMARY KEY,
-  bank_id BIGINT NOT NULL REFERENCES banks(id),
-  signal INTEGER NOT NULL,
-  value TEXT NOT NULL,
-  added_at BIGINT NOT NULL,
-  removed INTEGER NOT NULL DEFAULT 0,
-  labels TEXT NOT NULL DEFAULT '{}',
-  source TEXT NOT NULL DEFAULT '',
-  source_id TEXT NOT NULL DEFAULT '',
-  added_by TEXT NOT NULL DEFAULT '',
-  removed_at BIGINT NOT NULL DEFAULT 0,
-  removed_reason TEXT NOT NULL DEFAULT '',
-  UNIQUE(bank_id, signal, value));
-CREATE TABLE changes(
-  seq BIGSERIAL PRIMARY KEY,
-  kind INTEGER NOT NULL,
-  bank_id BIGINT NOT NULL,
-  entry_id BIGINT NOT NULL DEFAULT 0,
-  time BIGINT NOT NULL);
-)sql",
-    R"sql(
-CREATE INDEX entries_source_id ON entries(bank_id, source_id) WHERE source_id <> '';
-)sql",
-};
+using pg_schema::kPgMigrations;
 constexpr int kPgVersion = static_cast<int>(std::size(kPgMigrations));
 
 // The advisory lock every writing transaction takes first.
@@ -74,11 +38,12 @@ using store_internal::Text;
 constexpr const char* kBankColumns =
     "id, name, description, kind, enabled, created_at, source, labels, pdq_max_distance, "
     "pdq_min_quality";
+// Values are bytea; callers see canonical hex (encode gives lowercase).
 constexpr const char* kEntryColumns =
-    "id, bank_id, signal, value, added_at, removed, labels, source, source_id, added_by, "
-    "removed_at, removed_reason";
+    "id, bank_id, signal, encode(value, 'hex'), added_at, removed, labels, source, source_id, "
+    "added_by, removed_at, removed_reason";
 constexpr const char* kInsertChange =
-    "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES($1, $2, $3, $4)";
+    "INSERT INTO changes(kind, bank_id, entry_id, time, last_entry_id) VALUES($1, $2, $3, $4, $5)";
 
 Bank BankFromRow(const PGresult* r, int row) {
   Bank b;
@@ -113,11 +78,25 @@ Entry EntryFromRow(const PGresult* r, int row) {
 }
 
 Status AppendChange(PgConnection& db, ChangeKind kind, int64_t bank_id, int64_t entry_id,
-                    int64_t time) {
+                    int64_t time, int64_t last_entry_id = 0) {
   return db
-      .Exec(kInsertChange,
-            Params().Add(static_cast<int64_t>(kind)).Add(bank_id).Add(entry_id).Add(time))
+      .Exec(kInsertChange, Params()
+                               .Add(static_cast<int64_t>(kind))
+                               .Add(bank_id)
+                               .Add(entry_id)
+                               .Add(time)
+                               .Add(last_entry_id))
       .status();
+}
+
+// The check the SQLite store makes when it converts a value to bytes, so
+// that both refuse the same values.
+Status CheckCanonical(SignalType signal, std::string_view value) {
+  std::string bytes;
+  if (!store_internal::AppendSignalBytes(signal, value, &bytes)) {
+    return store_internal::NotCanonical(signal);
+  }
+  return Status::Ok();
 }
 
 // Runs fn inside BEGIN ... COMMIT with the writers' lock; rolls back on error.
@@ -149,90 +128,90 @@ class PgEntryWriter final : public EntryWriter {
   }
 
   Result<AddOutcome> Add(const Entry& e) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
-    Result<ResultPtr> found =
-        db_->Exec("SELECT id, removed FROM entries WHERE bank_id=$1 AND signal=$2 AND value=$3",
-                  Params().Add(bank_id_).Add(static_cast<int64_t>(e.signal)).Add(e.value));
-    if (!found.ok()) return found.status();
-    const Provenance& p = e.provenance;
-    const std::string labels = LabelsToJson(e.labels);
-    int64_t id = 0;
-    AddOutcome outcome = AddOutcome::kAdded;
-    if (PQntuples(found->get()) > 0) {
-      id = Int(found->get(), 0, 0);
-      if (Int(found->get(), 0, 1) == 0) return AddOutcome::kUnchanged;
-      outcome = AddOutcome::kRevived;
-      Status s = db_->Exec(
-                        "UPDATE entries SET removed=0, removed_at=0, removed_reason='', "
-                        "added_at=$2, labels=$3, source=$4, source_id=$5, added_by=$6 "
-                        "WHERE id=$1",
-                        Params()
-                            .Add(id)
-                            .Add(p.added_at)
-                            .Add(labels)
-                            .Add(p.source)
-                            .Add(p.source_id)
-                            .Add(p.added_by))
-                     .status();
-      if (!s.ok()) return s;
-    } else {
-      Result<ResultPtr> ins = db_->Exec(
-          "INSERT INTO entries(bank_id, signal, value, added_at, labels, source, source_id, "
-          "added_by) VALUES($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-          Params()
-              .Add(bank_id_)
-              .Add(static_cast<int64_t>(e.signal))
-              .Add(e.value)
-              .Add(p.added_at)
-              .Add(labels)
-              .Add(p.source)
-              .Add(p.source_id)
-              .Add(p.added_by));
-      if (!ins.ok()) return ins.status();
-      id = Int(ins->get(), 0, 0);
+    if (Status s = Usable(); !s.ok()) return s;
+    if (Status s = CheckCanonical(e.signal, e.value); !s.ok()) return s;
+    Result<std::pair<AddOutcome, int64_t>> added = AddOne(e, e.value, LabelsToJson(e.labels));
+    if (!added.ok()) return Broken(added.status());
+    if (added->first == AddOutcome::kAdded) {
+      if (Status s = AppendChange(*db_, ChangeKind::kEntryAdded, bank_id_, added->second,
+                                  e.provenance.added_at);
+          !s.ok())
+        return Broken(s);
     }
-    if (Status s = AppendChange(*db_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at); !s.ok()) {
-      return s;
+    return added->first;
+  }
+
+  // One entry after another (ids in input order); the new ones are logged as
+  // one kEntriesAdded range. Under the writers' lock no other transaction
+  // takes ids in between, so the range holds this batch's new entries only.
+  Status AddBatch(const Entry& common, std::span<const std::string_view> values,
+                  std::span<AddOutcome> outcomes) override {
+    if (Status s = Usable(); !s.ok()) return s;
+    if (values.size() != outcomes.size()) {
+      return Status::InvalidArgument("AddBatch: one outcome per value");
     }
-    return outcome;
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (Status s = CheckCanonical(common.signal, values[i]); !s.ok()) {
+        return Status::InvalidArgument("value " + std::to_string(i + 1) +
+                                       " of the batch: " + s.message());
+      }
+    }
+    const std::string labels = LabelsToJson(common.labels);
+    int64_t first = 0;
+    int64_t last = 0;
+    for (size_t i = 0; i < values.size(); ++i) {
+      Result<std::pair<AddOutcome, int64_t>> added = AddOne(common, values[i], labels);
+      if (!added.ok()) return Broken(added.status());
+      outcomes[i] = added->first;
+      if (added->first != AddOutcome::kAdded) continue;
+      if (first == 0) first = added->second;
+      last = added->second;
+    }
+    if (last == 0) return Status::Ok();
+    if (Status s = AppendChange(*db_, ChangeKind::kEntriesAdded, bank_id_, first,
+                                common.provenance.added_at, last);
+        !s.ok())
+      return Broken(s);
+    return Status::Ok();
   }
 
   Result<bool> Remove(SignalType signal, std::string_view value, int64_t time,
                       std::string_view reason) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
+    if (Status s = CheckCanonical(signal, value); !s.ok()) return s;
     Result<ResultPtr> r = db_->Exec(
         "UPDATE entries SET removed=1, removed_at=$4, removed_reason=$5 WHERE bank_id=$1 AND "
-        "signal=$2 AND value=$3 AND removed=0 RETURNING id",
+        "signal=$2 AND value=decode($3, 'hex') AND removed=0 RETURNING id",
         Params().Add(bank_id_).Add(static_cast<int64_t>(signal)).Add(value).Add(time).Add(reason));
-    if (!r.ok()) return r.status();
+    if (!r.ok()) return Broken(r.status());
     if (PQntuples(r->get()) == 0) return false;
     if (Status s =
             AppendChange(*db_, ChangeKind::kEntryRemoved, bank_id_, Int(r->get(), 0, 0), time);
         !s.ok())
-      return s;
+      return Broken(s);
     return true;
   }
 
   Result<int64_t> RemoveBySourceId(std::string_view source_id, int64_t time,
                                    std::string_view reason) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
     Result<ResultPtr> r = db_->Exec(
         "UPDATE entries SET removed=1, removed_at=$3, removed_reason=$4 WHERE bank_id=$1 AND "
         "source_id=$2 AND source_id <> '' AND removed=0 RETURNING id",
         Params().Add(bank_id_).Add(source_id).Add(time).Add(reason));
-    if (!r.ok()) return r.status();
+    if (!r.ok()) return Broken(r.status());
     const int n = PQntuples(r->get());
     for (int i = 0; i < n; ++i) {
       if (Status s =
               AppendChange(*db_, ChangeKind::kEntryRemoved, bank_id_, Int(r->get(), i, 0), time);
           !s.ok())
-        return s;
+        return Broken(s);
     }
     return int64_t{n};
   }
 
   Status Commit() override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
     done_ = true;
     Status s = db_->Script("COMMIT");
     if (!s.ok()) (void)db_->Script("ROLLBACK");
@@ -240,10 +219,67 @@ class PgEntryWriter final : public EntryWriter {
   }
 
  private:
+  Status Usable() const {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    if (broken_) return Status::FailedPrecondition("writer failed earlier; its changes are lost");
+    return Status::Ok();
+  }
+
+  // A failure part-way through a change may leave a row without its log
+  // event: the transaction must not commit.
+  Status Broken(Status s) {
+    broken_ = true;
+    return s;
+  }
+
+  // Adds or revives one entry of canonical `value` (revivals are logged here;
+  // new entries by the caller). Returns the outcome and the entry's id.
+  Result<std::pair<AddOutcome, int64_t>> AddOne(const Entry& e, std::string_view value,
+                                                const std::string& labels) {
+    const Provenance& p = e.provenance;
+    // The common case, a new entry, is one statement; a conflict means the
+    // bank has the value, live or tombstoned.
+    Result<ResultPtr> ins = db_->Exec(
+        "INSERT INTO entries(bank_id, signal, value, added_at, labels, source, source_id, "
+        "added_by) VALUES($1, $2, decode($3, 'hex'), $4, $5, $6, $7, $8) "
+        "ON CONFLICT (bank_id, signal, value) DO NOTHING RETURNING id",
+        Params()
+            .Add(bank_id_)
+            .Add(static_cast<int64_t>(e.signal))
+            .Add(value)
+            .Add(p.added_at)
+            .Add(labels)
+            .Add(p.source)
+            .Add(p.source_id)
+            .Add(p.added_by));
+    if (!ins.ok()) return ins.status();
+    if (PQntuples(ins->get()) == 1) return std::pair{AddOutcome::kAdded, Int(ins->get(), 0, 0)};
+    Result<ResultPtr> revived = db_->Exec(
+        "UPDATE entries SET removed=0, removed_at=0, removed_reason='', added_at=$4, labels=$5, "
+        "source=$6, source_id=$7, added_by=$8 WHERE bank_id=$1 AND signal=$2 AND "
+        "value=decode($3, 'hex') AND removed=1 RETURNING id",
+        Params()
+            .Add(bank_id_)
+            .Add(static_cast<int64_t>(e.signal))
+            .Add(value)
+            .Add(p.added_at)
+            .Add(labels)
+            .Add(p.source)
+            .Add(p.source_id)
+            .Add(p.added_by));
+    if (!revived.ok()) return revived.status();
+    if (PQntuples(revived->get()) == 0) return std::pair{AddOutcome::kUnchanged, int64_t{0}};
+    const int64_t id = Int(revived->get(), 0, 0);
+    if (Status s = AppendChange(*db_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at); !s.ok())
+      return s;
+    return std::pair{AddOutcome::kRevived, id};
+  }
+
   PgConnection* db_;
   int64_t bank_id_;
   bool* open_;
   bool done_ = false;
+  bool broken_ = false;
 };
 
 class PgStore final : public Store {
@@ -359,13 +395,16 @@ class PgStore final : public Store {
                       const std::function<Status(const Entry&)>& fn) override {
     constexpr int64_t kPage = 10000;
     std::string sql = std::string("SELECT ") + kEntryColumns +
-                      " FROM entries WHERE bank_id=$1 AND id>$2 AND ($3 < 0 OR signal=$3)";
+                      " FROM entries WHERE bank_id=$1 AND id>$2 AND id<=$4 AND ($3 < 0 OR "
+                      "signal=$3)";
     if (!filter.include_removed) sql += " AND removed=0";
     sql += " ORDER BY id LIMIT " + std::to_string(kPage);
-    int64_t after = 0;
+    if (filter.first_id > filter.last_id) return Status::Ok();
+    int64_t after = std::max<int64_t>(filter.first_id, 1) - 1;
     const int64_t signal = filter.signal ? static_cast<int64_t>(*filter.signal) : -1;
     for (;;) {
-      Result<ResultPtr> r = db_.Exec(sql, Params().Add(bank_id).Add(after).Add(signal));
+      Result<ResultPtr> r =
+          db_.Exec(sql, Params().Add(bank_id).Add(after).Add(signal).Add(filter.last_id));
       if (!r.ok()) return r.status();
       const int n = PQntuples(r->get());
       for (int i = 0; i < n; ++i) {
@@ -388,14 +427,15 @@ class PgStore final : public Store {
 
   Result<std::vector<Change>> ChangesSince(int64_t after, size_t limit) override {
     Result<ResultPtr> r = db_.Exec(
-        "SELECT seq, kind, bank_id, entry_id, time FROM changes WHERE seq>$1 ORDER BY seq "
-        "LIMIT $2",
+        "SELECT seq, kind, bank_id, entry_id, time, last_entry_id FROM changes WHERE seq>$1 "
+        "ORDER BY seq LIMIT $2",
         Params().Add(after).Add(static_cast<int64_t>(limit)));
     if (!r.ok()) return r.status();
     std::vector<Change> out;
     for (int i = 0; i < PQntuples(r->get()); ++i) {
       out.push_back(Change{Int(r->get(), i, 0), static_cast<ChangeKind>(Int(r->get(), i, 1)),
-                           Int(r->get(), i, 2), Int(r->get(), i, 3), Int(r->get(), i, 4)});
+                           Int(r->get(), i, 2), Int(r->get(), i, 3), Int(r->get(), i, 4),
+                           Int(r->get(), i, 5)});
     }
     return out;
   }

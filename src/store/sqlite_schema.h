@@ -8,12 +8,20 @@
 
 #include <span>
 
+struct sqlite3;
+
 namespace safeguard::sqlite_schema {
 
-// Migration i is one SQL script (several statements).
+// Migration i is one SQL script (several statements). Migration 4 calls
+// unhex(X) (hex text to BLOB), built into SQLite from 3.41; the store adds it
+// to connections where it is missing (RegisterFunctions).
 std::span<const char* const> Migrations();
 
 // The version this build writes: Migrations().size().
 int CurrentVersion();
+
+// Adds what the migrations need and this SQLite lacks (unhex before 3.41).
+// Returns false if registering failed.
+bool RegisterFunctions(sqlite3* db);
 
 }  // namespace safeguard::sqlite_schema

@@ -1,21 +1,28 @@
 // The SQLite store: one database file, WAL journal, forward migrations.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <system_error>
+#include <vector>
 
 #include "labels_json.h"
 #include "safeguard/store/store.h"
+#include "signal_bytes.h"
 #include "sqlite_schema.h"
 #include "sqlite_util.h"
 
 namespace safeguard {
 namespace {
 
+using store_internal::AppendSignalBytes;
 using store_internal::Exec;
 using store_internal::LabelsFromJson;
 using store_internal::LabelsToJson;
+using store_internal::NotCanonical;
+using store_internal::SignalBytes;
+using store_internal::SignalHex;
 using store_internal::Stmt;
 
 constexpr const char* kBankColumns =
@@ -45,7 +52,7 @@ Entry EntryFromRow(const Stmt& s) {
   e.id = s.Int(0);
   e.bank_id = s.Int(1);
   e.signal = static_cast<SignalType>(s.Int(2));
-  e.value = s.Text(3);
+  e.value = SignalHex(s.Blob(3));
   e.provenance.added_at = s.Int(4);
   e.removed = s.Int(5) != 0;
   e.labels = LabelsFromJson(s.Text(6));
@@ -57,18 +64,24 @@ Entry EntryFromRow(const Stmt& s) {
   return e;
 }
 
-Status AppendChange(Stmt& insert, ChangeKind kind, int64_t bank_id, int64_t entry_id,
-                    int64_t time) {
+Status AppendChange(Stmt& insert, ChangeKind kind, int64_t bank_id, int64_t entry_id, int64_t time,
+                    int64_t last_entry_id = 0) {
   return insert.Bind(1, static_cast<int64_t>(kind))
       .Bind(2, bank_id)
       .Bind(3, entry_id)
       .Bind(4, time)
+      .Bind(5, last_entry_id)
       .Run();
 }
 
 constexpr const char* kInsertChange =
-    "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES(?1, ?2, ?3, ?4)";
+    "INSERT INTO changes(kind, bank_id, entry_id, time, last_entry_id) VALUES(?1, ?2, ?3, ?4, ?5)";
 
+// Writes one bank's entries inside one BEGIN IMMEDIATE transaction. The unique
+// key of an entry lives in entry_keys (see sqlite_schema.cc, version 4), kept
+// here together with the row: a new entry is its key row plus its entries
+// row, with an id this writer assigns (it holds the write lock, so
+// MAX(id) + 1 stays free).
 class SqliteEntryWriter final : public EntryWriter {
  public:
   SqliteEntryWriter(sqlite3* db, int64_t bank_id, bool* writer_open)
@@ -77,100 +90,166 @@ class SqliteEntryWriter final : public EntryWriter {
     if (!done_) (void)Exec(db_, "ROLLBACK");
     *writer_open_ = false;
   }
+  SqliteEntryWriter(const SqliteEntryWriter&) = delete;
+  SqliteEntryWriter& operator=(const SqliteEntryWriter&) = delete;
 
   Status Init() {
-    auto prep = [&](Stmt* s, const std::string& sql) -> Status {
+    const std::pair<Stmt*, const char*> statements[] = {
+        {&insert_key_,
+         "INSERT INTO entry_keys(bank_id, signal, value, id) VALUES(?1, ?2, ?3, ?4) "
+         "ON CONFLICT DO NOTHING"},
+        {&find_,
+         "SELECT e.id, e.removed FROM entry_keys k JOIN entries e ON e.id = k.id "
+         "WHERE k.bank_id=?1 AND k.signal=?2 AND k.value=?3"},
+        // Answered from the small partial index entries_tombstones.
+        {&find_tombstone_,
+         "SELECT id FROM entries WHERE bank_id=?1 AND signal=?2 AND value=?3 AND removed=1"},
+        {&insert_,
+         "INSERT INTO entries(id, bank_id, signal, value, added_at, labels, source, source_id, "
+         "added_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+        {&revive_,
+         "UPDATE entries SET removed=0, removed_at=0, removed_reason='', added_at=?2, "
+         "labels=?3, source=?4, source_id=?5, added_by=?6 WHERE id=?1"},
+        {&remove_, "UPDATE entries SET removed=1, removed_at=?2, removed_reason=?3 WHERE id=?1"},
+        {&change_, kInsertChange},
+    };
+    for (const auto& [stmt, sql] : statements) {
       Result<Stmt> r = Stmt::Prepare(db_, sql);
       if (!r.ok()) return r.status();
-      *s = std::move(*r);
-      return Status::Ok();
-    };
-    if (Status s = prep(&find_,
-                        "SELECT id, removed FROM entries WHERE bank_id=?1 AND signal=?2 AND "
-                        "value=?3");
-        !s.ok())
-      return s;
-    if (Status s = prep(&insert_,
-                        "INSERT INTO entries(bank_id, signal, value, added_at, labels, source, "
-                        "source_id, added_by) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-                        "ON CONFLICT(bank_id, signal, value) DO NOTHING");
-        !s.ok())
-      return s;
-    if (Status s = prep(&revive_,
-                        "UPDATE entries SET removed=0, removed_at=0, removed_reason='', "
-                        "added_at=?2, labels=?3, source=?4, source_id=?5, added_by=?6 "
-                        "WHERE id=?1");
-        !s.ok())
-      return s;
-    if (Status s = prep(&remove_,
-                        "UPDATE entries SET removed=1, removed_at=?2, removed_reason=?3 "
-                        "WHERE id=?1");
-        !s.ok())
-      return s;
-    if (Status s = prep(&change_, kInsertChange); !s.ok()) return s;
-    return Exec(db_, "BEGIN IMMEDIATE");
+      *stmt = std::move(*r);
+    }
+    if (Status s = Exec(db_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+    Result<Stmt> max = Stmt::Prepare(db_, "SELECT COALESCE(MAX(id), 0) FROM entries");
+    if (!max.ok()) return max.status();
+    Result<bool> row = max->Step();
+    if (!row.ok()) return row.status();
+    next_id_ = max->Int(0) + 1;
+    return Status::Ok();
   }
 
   Result<AddOutcome> Add(const Entry& e) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
+    std::string key;
+    if (!AppendSignalBytes(e.signal, e.value, &key)) return NotCanonical(e.signal);
     const std::string labels = LabelsToJson(e.labels);
-    const Provenance& p = e.provenance;
-    // The common case, a new entry, costs one insert (no lookup first); a
-    // conflict means it exists, live or tombstoned.
-    Status inserted = insert_.Bind(1, bank_id_)
-                          .Bind(2, static_cast<int64_t>(e.signal))
-                          .Bind(3, e.value)
-                          .Bind(4, p.added_at)
-                          .Bind(5, labels)
-                          .Bind(6, p.source)
-                          .Bind(7, p.source_id)
-                          .Bind(8, p.added_by)
-                          .Run();
-    if (!inserted.ok()) return inserted;
-    int64_t id = 0;
-    AddOutcome outcome = AddOutcome::kAdded;
-    if (sqlite3_changes(db_) == 1) {
-      id = sqlite3_last_insert_rowid(db_);
-    } else {
-      Result<std::pair<int64_t, bool>> found = Find(e.signal, e.value);
-      if (!found.ok()) return found.status();
-      if (found->first == 0) return Status::Internal("entry vanished during insert");
-      if (!found->second) return AddOutcome::kUnchanged;
-      id = found->first;
-      outcome = AddOutcome::kRevived;
-      Status s = revive_.Bind(1, id)
-                     .Bind(2, p.added_at)
-                     .Bind(3, labels)
-                     .Bind(4, p.source)
-                     .Bind(5, p.source_id)
-                     .Bind(6, p.added_by)
-                     .Run();
-      if (!s.ok()) return s;
+    const int64_t id = next_id_;
+    Result<bool> fresh = InsertKey(e.signal, key, id);
+    if (!fresh.ok()) return Broken(fresh.status());
+    if (!*fresh) {
+      Result<AddOutcome> outcome = ReviveIfRemoved(e, key, labels);
+      if (!outcome.ok()) return Broken(outcome.status());
+      return *outcome;
     }
-    if (Status s = AppendChange(change_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at);
+    if (Status s = InsertRow(id, e, key, labels); !s.ok()) return Broken(s);
+    next_id_ = id + 1;
+    if (Status s =
+            AppendChange(change_, ChangeKind::kEntryAdded, bank_id_, id, e.provenance.added_at);
         !s.ok())
-      return s;
-    return outcome;
+      return Broken(s);
+    return AddOutcome::kAdded;
+  }
+
+  // Keys first, in key order (one sweep over the key B-tree), each new one
+  // taking the id of its input position; then the rows of the new entries in
+  // input order, so ids ascend with the input and rows append.
+  Status AddBatch(const Entry& common, std::span<const std::string_view> values,
+                  std::span<AddOutcome> outcomes) override {
+    if (Status s = Usable(); !s.ok()) return s;
+    if (values.size() != outcomes.size()) {
+      return Status::InvalidArgument("AddBatch: one outcome per value");
+    }
+    const size_t n = values.size();
+    const size_t width = SignalBytes(common.signal);
+    std::string keys;
+    keys.reserve(n * width);
+    for (size_t i = 0; i < n; ++i) {
+      if (!AppendSignalBytes(common.signal, values[i], &keys)) {
+        Status bad = NotCanonical(common.signal);
+        return Status::InvalidArgument("value " + std::to_string(i + 1) +
+                                       " of the batch: " + bad.message());
+      }
+    }
+    auto key = [&](size_t i) { return std::string_view(keys).substr(i * width, width); };
+    // Key order, by the first 8 bytes as a number (hashes are uniform, so
+    // they almost always decide) and then the whole key. Equal keys keep input
+    // order, so a repeated value is added at its first position, as one Add
+    // after another would.
+    struct Sorted {
+      uint64_t prefix;
+      uint32_t index;
+    };
+    std::vector<Sorted> order(n);
+    for (size_t i = 0; i < n; ++i) {
+      uint64_t prefix = 0;
+      for (size_t b = 0; b < 8; ++b) {
+        prefix = prefix << 8 | static_cast<unsigned char>(keys[i * width + b]);
+      }
+      order[i] = {prefix, static_cast<uint32_t>(i)};
+    }
+    std::sort(order.begin(), order.end(), [&](const Sorted& a, const Sorted& b) {
+      if (a.prefix != b.prefix) return a.prefix < b.prefix;
+      const int c = key(a.index).compare(key(b.index));
+      return c != 0 ? c < 0 : a.index < b.index;
+    });
+    const std::string labels = LabelsToJson(common.labels);
+    std::vector<bool> fresh(n, false);
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = order[k].index;
+      if (k > 0 && key(order[k - 1].index) == key(i)) {
+        outcomes[i] = AddOutcome::kUnchanged;
+        continue;
+      }
+      Result<bool> inserted = InsertKey(common.signal, key(i), next_id_ + static_cast<int64_t>(i));
+      if (!inserted.ok()) return Broken(inserted.status());
+      if (*inserted) {
+        fresh[i] = true;
+        outcomes[i] = AddOutcome::kAdded;
+        continue;
+      }
+      Result<AddOutcome> outcome = ReviveIfRemoved(common, key(i), labels);
+      if (!outcome.ok()) return Broken(outcome.status());
+      outcomes[i] = *outcome;
+    }
+    int64_t first = 0;
+    int64_t last = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (!fresh[i]) continue;
+      const int64_t id = next_id_ + static_cast<int64_t>(i);
+      if (Status s = InsertRow(id, common, key(i), labels); !s.ok()) return Broken(s);
+      if (first == 0) first = id;
+      last = id;
+    }
+    if (last == 0) return Status::Ok();
+    next_id_ = last + 1;
+    if (Status s = AppendChange(change_, ChangeKind::kEntriesAdded, bank_id_, first,
+                                common.provenance.added_at, last);
+        !s.ok())
+      return Broken(s);
+    return Status::Ok();
   }
 
   Result<bool> Remove(SignalType signal, std::string_view value, int64_t time,
                       std::string_view reason) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
-    Result<std::pair<int64_t, bool>> found = Find(signal, value);
-    if (!found.ok()) return found.status();
-    if (found->first == 0 || found->second) return false;
-    if (Status s = remove_.Bind(1, found->first).Bind(2, time).Bind(3, reason).Run(); !s.ok()) {
-      return s;
+    if (Status s = Usable(); !s.ok()) return s;
+    std::string key;
+    if (!AppendSignalBytes(signal, value, &key)) return NotCanonical(signal);
+    find_.Bind(1, bank_id_).Bind(2, static_cast<int64_t>(signal)).BindBlob(3, key);
+    Result<bool> row = find_.Step();
+    const int64_t id = row.ok() && *row && find_.Int(1) == 0 ? find_.Int(0) : 0;
+    find_.Reset();
+    if (!row.ok()) return Broken(row.status());
+    if (id == 0) return false;
+    if (Status s = remove_.Bind(1, id).Bind(2, time).Bind(3, reason).Run(); !s.ok()) {
+      return Broken(s);
     }
-    if (Status s = AppendChange(change_, ChangeKind::kEntryRemoved, bank_id_, found->first, time);
-        !s.ok())
-      return s;
+    if (Status s = AppendChange(change_, ChangeKind::kEntryRemoved, bank_id_, id, time); !s.ok())
+      return Broken(s);
     return true;
   }
 
   Result<int64_t> RemoveBySourceId(std::string_view source_id, int64_t time,
                                    std::string_view reason) override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
     Result<Stmt> q = Stmt::Prepare(
         db_,
         "UPDATE entries SET removed=1, removed_at=?3, removed_reason=?4 "
@@ -180,19 +259,19 @@ class SqliteEntryWriter final : public EntryWriter {
     std::vector<int64_t> ids;
     for (;;) {
       Result<bool> row = q->Step();
-      if (!row.ok()) return row.status();
+      if (!row.ok()) return Broken(row.status());
       if (!*row) break;
       ids.push_back(q->Int(0));
     }
     for (int64_t id : ids) {
       if (Status s = AppendChange(change_, ChangeKind::kEntryRemoved, bank_id_, id, time); !s.ok())
-        return s;
+        return Broken(s);
     }
     return static_cast<int64_t>(ids.size());
   }
 
   Status Commit() override {
-    if (done_) return Status::InvalidArgument("writer already committed");
+    if (Status s = Usable(); !s.ok()) return s;
     Status s = Exec(db_, "COMMIT");
     if (!s.ok()) {
       (void)Exec(db_, "ROLLBACK");
@@ -202,22 +281,76 @@ class SqliteEntryWriter final : public EntryWriter {
   }
 
  private:
-  // (id, removed); id 0 when absent.
-  Result<std::pair<int64_t, bool>> Find(SignalType signal, std::string_view value) {
-    find_.Bind(1, bank_id_).Bind(2, static_cast<int64_t>(signal)).Bind(3, value);
-    Result<bool> row = find_.Step();
-    std::pair<int64_t, bool> out{0, false};
-    if (row.ok() && *row) out = {find_.Int(0), find_.Int(1) != 0};
-    find_.Reset();
+  Status Usable() const {
+    if (done_) return Status::InvalidArgument("writer already committed");
+    if (broken_) return Status::FailedPrecondition("writer failed earlier; its changes are lost");
+    return Status::Ok();
+  }
+
+  // A failure part-way through a change may leave a key without its row (or
+  // a row without its log event): the transaction must not commit.
+  Status Broken(Status s) {
+    broken_ = true;
+    return s;
+  }
+
+  // True when the key was new and now names `id`; false when the bank has it.
+  Result<bool> InsertKey(SignalType signal, std::string_view key, int64_t id) {
+    Status s = insert_key_.Bind(1, bank_id_)
+                   .Bind(2, static_cast<int64_t>(signal))
+                   .BindBlob(3, key)
+                   .Bind(4, id)
+                   .Run();
+    if (!s.ok()) return s;
+    return sqlite3_changes(db_) == 1;
+  }
+
+  Status InsertRow(int64_t id, const Entry& e, std::string_view key, const std::string& labels) {
+    const Provenance& p = e.provenance;
+    return insert_.Bind(1, id)
+        .Bind(2, bank_id_)
+        .Bind(3, static_cast<int64_t>(e.signal))
+        .BindBlob(4, key)
+        .Bind(5, p.added_at)
+        .Bind(6, labels)
+        .Bind(7, p.source)
+        .Bind(8, p.source_id)
+        .Bind(9, p.added_by)
+        .Run();
+  }
+
+  // For a key the bank has: makes its tombstone live again (kRevived, logged
+  // as kEntryAdded), or leaves a live entry alone (kUnchanged).
+  Result<AddOutcome> ReviveIfRemoved(const Entry& e, std::string_view key,
+                                     const std::string& labels) {
+    find_tombstone_.Bind(1, bank_id_).Bind(2, static_cast<int64_t>(e.signal)).BindBlob(3, key);
+    Result<bool> row = find_tombstone_.Step();
+    const int64_t id = row.ok() && *row ? find_tombstone_.Int(0) : 0;
+    find_tombstone_.Reset();
     if (!row.ok()) return row.status();
-    return out;
+    if (id == 0) return AddOutcome::kUnchanged;
+    const Provenance& p = e.provenance;
+    Status s = revive_.Bind(1, id)
+                   .Bind(2, p.added_at)
+                   .Bind(3, labels)
+                   .Bind(4, p.source)
+                   .Bind(5, p.source_id)
+                   .Bind(6, p.added_by)
+                   .Run();
+    if (!s.ok()) return s;
+    if (Status c = AppendChange(change_, ChangeKind::kEntryAdded, bank_id_, id, p.added_at);
+        !c.ok())
+      return c;
+    return AddOutcome::kRevived;
   }
 
   sqlite3* db_;
   int64_t bank_id_;
   bool* writer_open_;
   bool done_ = false;
-  Stmt find_, insert_, revive_, remove_, change_;
+  bool broken_ = false;
+  int64_t next_id_ = 1;
+  Stmt insert_key_, find_, find_tombstone_, insert_, revive_, remove_, change_;
 };
 
 class SqliteStore final : public Store {
@@ -229,6 +362,9 @@ class SqliteStore final : public Store {
 
   Status Init(bool in_memory) {
     sqlite3_busy_timeout(db_, 10000);
+    if (!sqlite_schema::RegisterFunctions(db_)) {
+      return Status::Internal(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    }
     if (!in_memory) {
       if (Status s = Exec(db_, "PRAGMA journal_mode=WAL"); !s.ok()) return s;
     }
@@ -347,13 +483,14 @@ class SqliteStore final : public Store {
 
   Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
                       const std::function<Status(const Entry&)>& fn) override {
-    std::string sql = std::string("SELECT ") + kEntryColumns + " FROM entries WHERE bank_id=?1";
+    std::string sql = std::string("SELECT ") + kEntryColumns +
+                      " FROM entries WHERE bank_id=?1 AND id BETWEEN ?3 AND ?4";
     if (filter.signal) sql += " AND signal=?2";
     if (!filter.include_removed) sql += " AND removed=0";
     sql += " ORDER BY id";
     Result<Stmt> q = Stmt::Prepare(db_, sql);
     if (!q.ok()) return q.status();
-    q->Bind(1, bank_id);
+    q->Bind(1, bank_id).Bind(3, filter.first_id).Bind(4, filter.last_id);
     if (filter.signal) q->Bind(2, static_cast<int64_t>(*filter.signal));
     for (;;) {
       Result<bool> row = q->Step();
@@ -378,8 +515,8 @@ class SqliteStore final : public Store {
   Result<std::vector<Change>> ChangesSince(int64_t after, size_t limit) override {
     Result<Stmt> q = Stmt::Prepare(
         db_,
-        "SELECT seq, kind, bank_id, entry_id, time FROM changes WHERE seq>?1 ORDER BY seq "
-        "LIMIT ?2");
+        "SELECT seq, kind, bank_id, entry_id, time, last_entry_id FROM changes WHERE seq>?1 "
+        "ORDER BY seq LIMIT ?2");
     if (!q.ok()) return q.status();
     q->Bind(1, after).Bind(2, static_cast<int64_t>(limit));
     std::vector<Change> out;
@@ -387,8 +524,8 @@ class SqliteStore final : public Store {
       Result<bool> row = q->Step();
       if (!row.ok()) return row.status();
       if (!*row) return out;
-      out.push_back(
-          Change{q->Int(0), static_cast<ChangeKind>(q->Int(1)), q->Int(2), q->Int(3), q->Int(4)});
+      out.push_back(Change{q->Int(0), static_cast<ChangeKind>(q->Int(1)), q->Int(2), q->Int(3),
+                           q->Int(4), q->Int(5)});
     }
   }
 

@@ -1,11 +1,15 @@
 #include "safeguard/store/store.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
+#include <span>
 
+#include "pg_schema.h"
 #include "pg_test_server.h"
 #include "sqlite_schema.h"
 #include "test_support.h"
@@ -221,6 +225,150 @@ TEST_P(StoreTest, UncommittedWriterChangesNothing) {
   EXPECT_FALSE(store->BeginWrite(999).ok());
 }
 
+// AddBatch against the oracle, Add one value after another, on the same
+// history: new values, values repeated in the batch, live and tombstoned ones.
+TEST_P(StoreTest, AddBatchEqualsAddOneByOne) {
+  auto& store = store_;
+  std::mt19937_64 rng(11);
+  std::vector<std::string> old_values, values;
+  for (int i = 0; i < 20; ++i) old_values.push_back(RandomHex(rng, 64));
+  for (int i = 0; i < 300; ++i) {
+    const uint64_t pick = rng() % 4;
+    values.push_back(pick == 0                      ? old_values[rng() % old_values.size()]
+                     : pick == 1 && !values.empty() ? values[rng() % values.size()]
+                                                    : RandomHex(rng, 64));
+  }
+  struct Outcome {
+    std::vector<AddOutcome> outcomes;
+    std::vector<std::string> live;  // values of live entries, in id order
+    std::vector<int64_t> ids;
+  };
+  auto run = [&](const std::string& name, bool batch) {
+    BankSpec spec;
+    spec.name = name;
+    Bank bank = *store->CreateBank(spec, 1);
+    Entry common = MakeEntry(SignalType::kPdq, "", 50);
+    {
+      auto w = store->BeginWrite(bank.id);
+      for (const std::string& v : old_values) {
+        common.value = v;
+        EXPECT_TRUE((*w)->Add(common).ok());
+      }
+      for (size_t i = 0; i < old_values.size(); i += 2) {
+        EXPECT_TRUE(*(*w)->Remove(SignalType::kPdq, old_values[i], 60, "gone"));
+      }
+      EXPECT_TRUE((*w)->Commit().ok());
+    }
+    Outcome out;
+    auto w = store->BeginWrite(bank.id);
+    EXPECT_TRUE(w.ok());
+    if (batch) {
+      std::vector<std::string_view> views(values.begin(), values.end());
+      out.outcomes.resize(values.size());
+      // Two batches, so that the second meets the first's entries.
+      const size_t half = values.size() / 2;
+      Status s =
+          (*w)->AddBatch(common, std::span(views).first(half), std::span(out.outcomes).first(half));
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      s = (*w)->AddBatch(common, std::span(views).subspan(half),
+                         std::span(out.outcomes).subspan(half));
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    } else {
+      for (const std::string& v : values) {
+        common.value = v;
+        out.outcomes.push_back((*w)->Add(common).value());
+      }
+    }
+    EXPECT_TRUE((*w)->Commit().ok());
+    EXPECT_TRUE(store
+                    ->ForEachEntry(bank.id, {},
+                                   [&](const Entry& e) {
+                                     out.live.push_back(e.value);
+                                     out.ids.push_back(e.id);
+                                     EXPECT_EQ(e.provenance.source, "list.txt");
+                                     EXPECT_EQ(e.labels.at("category"), "B");
+                                     return Status::Ok();
+                                   })
+                    .ok());
+    return out;
+  };
+  const int64_t before = *store->LastSequence();
+  Outcome one = run("one-by-one", false);
+  const int64_t middle = *store->LastSequence();
+  Outcome batch = run("batch", true);
+  EXPECT_EQ(batch.outcomes, one.outcomes);
+  EXPECT_EQ(batch.live, one.live);  // so new entries' ids follow the input
+  EXPECT_EQ(std::count(one.outcomes.begin(), one.outcomes.end(), AddOutcome::kRevived), 10);
+
+  // The log: per entry for one-by-one, and one range per batch (revivals
+  // still one event each) for the batch; both name the same entries.
+  auto logged = [&](int64_t from, int64_t to) {
+    std::vector<int64_t> ids;
+    int ranges = 0;
+    Result<std::vector<Change>> log = store->ChangesSince(from, 100000);
+    EXPECT_TRUE(log.ok());
+    for (const Change& c : log.value()) {
+      if (c.seq > to) break;
+      if (c.kind == ChangeKind::kEntriesAdded) {
+        ++ranges;
+        EXPECT_LE(c.entry_id, c.last_entry_id);
+        EXPECT_EQ(c.time, 50);
+        for (int64_t id : batch.ids) {
+          if (id >= c.entry_id && id <= c.last_entry_id) ids.push_back(id);
+        }
+      } else if (c.kind == ChangeKind::kEntryAdded) {
+        ids.push_back(c.entry_id);
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    return std::pair{ids.size(), ranges};
+  };
+  const auto [one_logged, one_ranges] = logged(before, middle);
+  const auto [batch_logged, batch_ranges] = logged(middle, *store->LastSequence());
+  EXPECT_EQ(one_ranges, 0);
+  EXPECT_EQ(batch_ranges, 2);
+  EXPECT_EQ(batch_logged, one_logged);
+
+  // ForEachEntry narrowed to an id range.
+  std::vector<int64_t> ranged;
+  Store::EntryFilter range;
+  range.first_id = batch.ids[1];
+  range.last_id = batch.ids[3];
+  ASSERT_TRUE(store
+                  ->ForEachEntry(store->GetBank("batch")->id, range,
+                                 [&](const Entry& e) {
+                                   ranged.push_back(e.id);
+                                   return Status::Ok();
+                                 })
+                  .ok());
+  EXPECT_EQ(ranged, std::vector<int64_t>(batch.ids.begin() + 1, batch.ids.begin() + 4));
+}
+
+TEST_P(StoreTest, RefusesValuesThatAreNotCanonical) {
+  auto& store = store_;
+  BankSpec spec;
+  spec.name = "b";
+  Bank bank = *store->CreateBank(spec, 1);
+  const int64_t seq = *store->LastSequence();
+  auto w = store->BeginWrite(bank.id);
+  ASSERT_TRUE(w.ok());
+  const std::string upper(64, 'A');
+  const std::string good(64, 'a');
+  EXPECT_EQ((*w)->Add(MakeEntry(SignalType::kPdq, upper)).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*w)->Add(MakeEntry(SignalType::kMd5, good)).status().code(),
+            ErrorCode::kInvalidArgument);  // 64 digits are not an MD5
+  std::vector<std::string_view> values = {good, upper};
+  std::vector<AddOutcome> outcomes(2);
+  Status s = (*w)->AddBatch(MakeEntry(SignalType::kPdq, ""), values, outcomes);
+  EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("value 2"), std::string::npos) << s.message();
+  // Refused values leave the writer usable and write nothing.
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_EQ(store->CountEntries(bank.id)->live, 0);
+  EXPECT_EQ(*store->LastSequence(), seq);
+}
+
 TEST(SqliteStoreTest, FileStoreUsesWalAndPersists) {
   test_support::ScratchDir dir;
   const std::string path = dir.File("data/sub/safeguard.db");
@@ -287,6 +435,133 @@ TEST(SqliteStoreTest, MigratesVersionOneDatabase) {
   ASSERT_TRUE((*w)->Add(MakeEntry(SignalType::kSha1, std::string(40, 'f'))).ok());
   ASSERT_TRUE((*w)->Commit().ok());
   EXPECT_EQ((*store)->CountEntries(bank->id)->live, 2);
+}
+
+// Version 3 kept values as hex text under a UNIQUE index; version 4 keeps
+// bytes, with the key in entry_keys.
+TEST(SqliteStoreTest, MigratesVersionThreeDatabase) {
+  test_support::ScratchDir dir;
+  const std::string path = dir.File("v3.db");
+  const std::string live(64, 'd'), removed = "0123456789abcdef" + std::string(48, '7');
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string setup;
+  for (int v = 0; v < 3; ++v) setup += sqlite_schema::Migrations()[v];
+  setup +=
+      "PRAGMA user_version=3;"
+      "INSERT INTO banks(id, name, kind, enabled, created_at) VALUES(1, 'legacy', 0, 1, 5);"
+      "INSERT INTO entries(id, bank_id, signal, value, added_at, removed, source_id) VALUES"
+      "(1, 1, 0, '" +
+      live + "', 6, 0, 'x'), (2, 1, 0, '" + removed + "', 7, 1, ''), (3, 1, 1, '" +
+      std::string(32, 'c') +
+      "', 8, 0, '');"
+      "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES(0, 1, 0, 5), (2, 1, 1, 6);";
+  ASSERT_EQ(sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto store = OpenStore(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<Entry> e = (*store)->GetEntry(2);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->value, removed);
+  EXPECT_TRUE(e->removed);
+  EXPECT_EQ((*store)->GetEntry(3)->value, std::string(32, 'c'));
+  EXPECT_EQ((*store)->GetEntry(3)->signal, SignalType::kMd5);
+  Result<std::vector<Change>> log = (*store)->ChangesSince(0, 10);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[1].last_entry_id, 0);
+
+  // The keys came along: the live value is unchanged, the tombstone revives
+  // under its old id, and a new value takes the next id.
+  auto w = (*store)->BeginWrite(1);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(*(*w)->Add(MakeEntry(SignalType::kPdq, live)), AddOutcome::kUnchanged);
+  std::vector<std::string_view> values = {removed, live};
+  std::vector<AddOutcome> outcomes(2);
+  ASSERT_TRUE((*w)->AddBatch(MakeEntry(SignalType::kPdq, ""), values, outcomes).ok());
+  EXPECT_EQ(outcomes, (std::vector{AddOutcome::kRevived, AddOutcome::kUnchanged}));
+  EXPECT_EQ(*(*w)->Add(MakeEntry(SignalType::kPdq, std::string(64, 'e'))), AddOutcome::kAdded);
+  EXPECT_EQ(*(*w)->RemoveBySourceId("x", 9, "by id"), 1);
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_FALSE((*store)->GetEntry(2)->removed);
+  EXPECT_TRUE((*store)->GetEntry(1)->removed);
+  EXPECT_EQ((*store)->GetEntry(4)->value, std::string(64, 'e'));
+  EXPECT_EQ((*store)->CountEntries(1)->live, 3);
+}
+
+// A value that is not hex cannot become bytes: the migration is refused and
+// the database keeps its version.
+TEST(SqliteStoreTest, RefusesToMigrateValuesThatAreNotHex) {
+  test_support::ScratchDir dir;
+  const std::string path = dir.File("bad.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  std::string setup;
+  for (int v = 0; v < 3; ++v) setup += sqlite_schema::Migrations()[v];
+  setup +=
+      "PRAGMA user_version=3;"
+      "INSERT INTO banks(id, name, kind, enabled, created_at) VALUES(1, 'legacy', 0, 1, 5);"
+      "INSERT INTO entries(bank_id, signal, value, added_at) VALUES(1, 1, 'not hex', 6);";
+  ASSERT_EQ(sqlite3_exec(db, setup.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(OpenStore(path).status().code(), ErrorCode::kCorrupt);
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// The PostgreSQL migration from the version before bytea values (2), on a
+// database built with the migrations of that version.
+TEST(PostgresStoreTest, MigratesVersionTwoDatabase) {
+  test_support::PgTestServer& pg = test_support::PgTestServer::Get();
+  if (!pg.ok()) GTEST_SKIP() << "PostgreSQL test server could not start: " << pg.reason();
+  const std::string url = pg.NewDatabase();
+  ASSERT_FALSE(url.empty()) << pg.reason();
+  const std::string live(32, 'd'), removed(32, 'e'), fresh(32, 'f');
+  {
+    PGconn* conn = PQconnectdb(url.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    std::string setup = "CREATE TABLE schema_migrations(version INTEGER PRIMARY KEY);";
+    for (int v = 0; v < 2; ++v) setup += pg_schema::kPgMigrations[v];
+    setup +=
+        "INSERT INTO schema_migrations VALUES (1), (2);"
+        "INSERT INTO banks(name, kind, created_at) VALUES('legacy', 1, 5);"
+        "INSERT INTO entries(bank_id, signal, value, added_at, removed) VALUES"
+        "(1, 1, '" +
+        live + "', 6, 0), (1, 1, '" + removed +
+        "', 7, 1);"
+        "INSERT INTO changes(kind, bank_id, entry_id, time) VALUES(0, 1, 0, 5), (2, 1, 1, 6);";
+    PGresult* r = PQexec(conn, setup.c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+    PQclear(r);
+    PQfinish(conn);
+  }
+  auto store = OpenStore(url);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->SchemaVersion(), 3);
+  Result<Bank> bank = (*store)->GetBank("legacy");
+  ASSERT_TRUE(bank.ok());
+  EXPECT_EQ(bank->spec.kind, BankKind::kAllow);
+  EXPECT_EQ((*store)->GetEntry(1)->value, live);
+  EXPECT_EQ((*store)->GetEntry(2)->value, removed);
+  Result<std::vector<Change>> log = (*store)->ChangesSince(0, 10);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_EQ((*log)[1].entry_id, 1);
+
+  auto w = (*store)->BeginWrite(bank->id);
+  ASSERT_TRUE(w.ok());
+  std::vector<std::string_view> values = {live, removed, fresh};
+  std::vector<AddOutcome> outcomes(3);
+  Status added = (*w)->AddBatch(MakeEntry(SignalType::kMd5, ""), values, outcomes);
+  ASSERT_TRUE(added.ok()) << added.ToString();
+  EXPECT_EQ(outcomes,
+            (std::vector{AddOutcome::kUnchanged, AddOutcome::kRevived, AddOutcome::kAdded}));
+  ASSERT_TRUE((*w)->Commit().ok());
+  EXPECT_EQ((*store)->CountEntries(bank->id)->live, 3);
 }
 
 TEST(SqliteStoreTest, RefusesNewerSchemaAndUnknownUrls) {

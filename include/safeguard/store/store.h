@@ -15,9 +15,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,8 +47,22 @@ Result<BankKind> ParseBankKind(std::string_view name);
 std::string_view SignalTypeName(SignalType type);  // "pdq", "md5", "sha1", "sha256"
 Result<SignalType> ParseSignalType(std::string_view name);
 
+// Hex digits of a value: 64 for PDQ and SHA-256, 32 for MD5, 40 for SHA-1.
+constexpr size_t SignalHexDigits(SignalType type) {
+  switch (type) {
+    case SignalType::kMd5:
+      return 32;
+    case SignalType::kSha1:
+      return 40;
+    case SignalType::kPdq:
+    case SignalType::kSha256:
+      return 64;
+  }
+  return 0;
+}
+
 // Checks a signal value and returns its canonical form: lowercase hex of the
-// right length (64 digits for PDQ and SHA-256, 32 for MD5, 40 for SHA-1).
+// right length (SignalHexDigits).
 // Surrounding spaces are not accepted here: callers trim.
 Result<std::string> NormalizeSignalValue(SignalType type, std::string_view value);
 
@@ -112,6 +128,10 @@ enum class ChangeKind : int {
   kBankUpdated = 1,  // settings or enabled flag: an index rebuilds that bank
   kEntryAdded = 2,   // new, or a tombstone revived
   kEntryRemoved = 3,
+  // A batch of new entries (EntryWriter::AddBatch): the bank's entries with
+  // ids in [entry_id, last_entry_id] (inclusive; there may be gaps). A
+  // follower indexes those of them that are live when it reads them.
+  kEntriesAdded = 4,
 };
 
 // One numbered event in the change log. Sequence numbers increase by commit
@@ -120,8 +140,9 @@ struct Change {
   int64_t seq = 0;
   ChangeKind kind = ChangeKind::kBankCreated;
   int64_t bank_id = 0;
-  int64_t entry_id = 0;  // 0 for bank changes
-  int64_t time = 0;      // Unix seconds
+  int64_t entry_id = 0;       // 0 for bank changes; kEntriesAdded: the first id
+  int64_t time = 0;           // Unix seconds
+  int64_t last_entry_id = 0;  // kEntriesAdded: the last id (inclusive); 0 otherwise
 };
 
 // What EntryWriter::Add did.
@@ -141,8 +162,23 @@ class EntryWriter {
 
   // Adds an entry (entry.value must be canonical; id, bank_id and removal
   // fields are ignored). A live entry with the same signal and value is left
-  // as it is.
+  // as it is. Errors: kInvalidArgument (a value that is not canonical).
   virtual Result<AddOutcome> Add(const Entry& entry) = 0;
+
+  // Adds entries that differ only in their value (a plain list): the same
+  // end state as Add(common with value = values[i]) for each i in turn, and
+  // outcomes[i] is what that Add would have returned (a value repeated in the
+  // batch is kUnchanged after its first time). New entries get increasing ids
+  // in input order, possibly with gaps; the store may write them in another
+  // order (key order, for B-tree locality) and log them as one kEntriesAdded
+  // event (revived ones stay kEntryAdded events). common.value is ignored.
+  // Memory: proportional to the batch, which the caller bounds.
+  // REQUIRES: outcomes.size() == values.size().
+  // Errors: kInvalidArgument (a value that is not canonical; nothing of the
+  // batch is written), the store's. After an error other than that, part of
+  // the batch may be written: abandon the writer (its transaction rolls back).
+  virtual Status AddBatch(const Entry& common, std::span<const std::string_view> values,
+                          std::span<AddOutcome> outcomes) = 0;
 
   // Tombstones the live entry with this signal and value. False when there is
   // none (already removed, or never added).
@@ -187,6 +223,9 @@ class Store {
   struct EntryFilter {
     std::optional<SignalType> signal;
     bool include_removed = false;
+    // Only ids in [first_id, last_id] (inclusive), e.g. a kEntriesAdded range.
+    int64_t first_id = 0;
+    int64_t last_id = std::numeric_limits<int64_t>::max();
   };
   virtual Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
                               const std::function<Status(const Entry&)>& fn) = 0;
