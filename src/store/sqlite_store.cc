@@ -366,7 +366,12 @@ class SqliteStore final : public Store {
       return Status::Internal(std::string("sqlite: ") + sqlite3_errmsg(db_));
     }
     if (!in_memory) {
-      if (Status s = Exec(db_, "PRAGMA journal_mode=WAL"); !s.ok()) return s;
+      // 16 KiB pages for a new database (a no-op on an existing one): a
+      // quarter of the page reads, writes and splits per entry of a big
+      // import. It must come before WAL mode, which fixes the page size.
+      if (Status s = Exec(db_, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL"); !s.ok()) {
+        return s;
+      }
     }
     // FULL: a committed import survives power loss, not just a crash.
     // cache_size: 256 MiB of pages, the bound on an import's memory; random
