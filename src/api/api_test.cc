@@ -142,6 +142,9 @@ TEST_F(ApiTest, SubmissionsByRawBytesAndMultipartMatchAndExplain) {
   ASSERT_EQ(mp->status, 200) << mp->body;
   json b = Body(mp);
   EXPECT_EQ(b["decision"]["action"], "allow");
+  // The file part itself was hashed (as an image), not something else.
+  EXPECT_EQ(b["kind"], "image");
+  EXPECT_EQ(b["signals"]["pdq"], PdqOf(MakeImage(22)).first);
   // The submission is stored with its metadata, for the admin only.
   const std::string path = "/v1/submissions/" + std::to_string(b["submission_id"].get<int64_t>());
   EXPECT_EQ(client_->Get(path, Auth(submit_))->status, 403);

@@ -4,8 +4,8 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -45,7 +45,7 @@ int HttpStatus(ErrorCode code) {
 
 void SendJson(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void SendError(httplib::Response& res, int status, std::string_view code,
@@ -251,6 +251,7 @@ void ApiServer::Impl::RegisterRoutes() {
           std::optional<Principal> who = Admit(req, res, kScopeSubmit);
           if (!who) return;
           ContentMeta meta;
+          httplib::MultipartFormData file;
           std::string_view bytes;
           auto number = [&](const std::string& text, int64_t* out) {
             if (text.empty()) return true;
@@ -266,7 +267,9 @@ void ApiServer::Impl::RegisterRoutes() {
               SendError(res, 400, "invalid_argument", "multipart upload needs a \"file\" part");
               return;
             }
-            bytes = req.get_file_value("file").content;
+            // get_file_value returns a copy: keep it for the whole request.
+            file = req.get_file_value("file");
+            bytes = file.content;
             meta.content_id = req.get_file_value("content_id").content;
             meta.uploader_id = req.get_file_value("uploader_id").content;
             meta.surface = req.get_file_value("surface").content;

@@ -106,7 +106,47 @@ Result<std::string> OptionalString(const json& j, const char* key, size_t max_le
   return v;
 }
 
+// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, at
+// most U+10FFFF). Metadata that is not would be stored and then break every
+// JSON answer that echoes it.
+bool IsUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n >= s.size() - i) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
 Status CheckMeta(const ContentMeta& meta) {
+  if (!IsUtf8(meta.content_id) || !IsUtf8(meta.uploader_id) || !IsUtf8(meta.surface)) {
+    return Invalid("content_id, uploader_id and surface must be UTF-8 text");
+  }
   if (meta.content_id.size() > 256) return Invalid("content_id is longer than 256 bytes");
   if (meta.uploader_id.size() > 256) return Invalid("uploader_id is longer than 256 bytes");
   if (meta.surface.size() > 64) return Invalid("surface is longer than 64 bytes");
@@ -323,7 +363,8 @@ struct Engine::Impl {
     for (const std::string& name : decision.webhooks) {
       auto it = p->webhooks.find(name);
       if (it == p->webhooks.end()) continue;
-      out.push_back(WebhookInput{name, it->second, body.dump()});
+      out.push_back(WebhookInput{name, it->second,
+                                 body.dump(-1, ' ', false, json::error_handler_t::replace)});
     }
     return out;
   }
@@ -341,9 +382,10 @@ struct Engine::Impl {
     in.content_time_ms = meta.content_time_ms;
     in.received_ms = NowMs();
     in.actor = who.name;
-    in.signals_json = signals.dump();
-    in.matches_json = json{{"matches", matches}, {"allow", allow}}.dump();
-    in.decision_json = d.explanation.dump();
+    in.signals_json = signals.dump(-1, ' ', false, json::error_handler_t::replace);
+    in.matches_json = json{{"matches", matches}, {"allow", allow}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
+    in.decision_json = d.explanation.dump(-1, ' ', false, json::error_handler_t::replace);
     in.action = std::string(ActionName(d.decision.action));
     in.policy_version = d.decision.policy_version;
     std::optional<ReviewInput> review;
@@ -351,7 +393,7 @@ struct Engine::Impl {
       ReviewInput r;
       r.priority = *d.decision.review_priority;
       r.dedupe_key = std::move(dedupe_key);
-      r.signals_json = signals.dump();
+      r.signals_json = signals.dump(-1, ' ', false, json::error_handler_t::replace);
       if (config.keep_review_media && !media.empty()) {
         r.media_type = std::move(media_type);
         r.media = std::string(media);
@@ -362,14 +404,15 @@ struct Engine::Impl {
                  {"content_id", meta.content_id},
                  {"surface", meta.surface},
                  {"decision", d.explanation}};
-    std::vector<AuditInput> audit = {AuditInput{who.name, "decision", "content:" + meta.content_id,
-                                                json{{"action", in.action},
-                                                     {"policy_version", in.policy_version},
-                                                     {"matches", matches.size()},
-                                                     {"allow", allow.size()},
-                                                     {"review", review.has_value()}}
-                                                    .dump(),
-                                                in.received_ms}};
+    std::vector<AuditInput> audit = {
+        AuditInput{who.name, "decision", "content:" + meta.content_id,
+                   json{{"action", in.action},
+                        {"policy_version", in.policy_version},
+                        {"matches", matches.size()},
+                        {"allow", allow.size()},
+                        {"review", review.has_value()}}
+                       .dump(-1, ' ', false, json::error_handler_t::replace),
+                   in.received_ms}};
     Result<SubmitOutcome> out = SubmitGrouped(RecordStore::SubmitRequest{
         std::move(in), std::move(review), Webhooks(d.decision, hook), std::move(audit)});
     if (!out.ok()) return out.status();
@@ -485,7 +528,8 @@ struct Engine::Impl {
   Status Audit(const Principal& who, std::string kind, std::string subject, const json& details) {
     std::lock_guard lock(records_mu);
     return records->AppendAudit(
-        {AuditInput{who.name, std::move(kind), std::move(subject), details.dump(), NowMs()}});
+        {AuditInput{who.name, std::move(kind), std::move(subject),
+                    details.dump(-1, ' ', false, json::error_handler_t::replace), NowMs()}});
   }
 };
 
@@ -596,9 +640,11 @@ Result<std::string> MintApiKey(RecordStore& records, std::string_view name, uint
   key.salt_hex = salt;
   key.hash_hex = Sha256Hex(salt, secret);
   key.created_ms = NowMs();
-  Result<int64_t> id = records.CreateApiKey(
-      key, {AuditInput{std::string(actor), "key.create", "key:" + key.name,
-                       json{{"scopes", ScopesToString(scopes)}}.dump(), key.created_ms}});
+  Result<int64_t> id =
+      records.CreateApiKey(key, {AuditInput{std::string(actor), "key.create", "key:" + key.name,
+                                            json{{"scopes", ScopesToString(scopes)}}.dump(
+                                                -1, ' ', false, json::error_handler_t::replace),
+                                            key.created_ms}});
   if (!id.ok()) return id.status();
   return std::string(kTokenPrefix) + std::to_string(*id) + "_" + secret;
 }
@@ -744,6 +790,7 @@ Result<nlohmann::json> Engine::Lookup(const Principal& who, const nlohmann::json
     if (!v.ok()) return v.status();
     *field = std::move(*v);
   }
+  if (Status s = CheckMeta(meta); !s.ok()) return s;
   auto list = request.find("signals");
   if (list == request.end() || !list->is_array() || list->empty()) {
     return Invalid("\"signals\" must be a non-empty list of {\"type\", \"value\"}");
@@ -937,7 +984,7 @@ Result<nlohmann::json> Engine::DecideReview(const Principal& who, int64_t id,
       {AuditInput{
           who.name, "review.decision", "review:" + std::to_string(id),
           json{{"verdict", ReviewVerdictName(*verdict)}, {"submission_id", item->submission_id}}
-              .dump(),
+              .dump(-1, ' ', false, json::error_handler_t::replace),
           now}});
   if (!decided.ok()) return decided.status();
   if (*verdict != ReviewVerdict::kEscalate) (void)impl_->Refresh();
@@ -1182,7 +1229,10 @@ Result<nlohmann::json> Engine::PutPolicy(const Principal& who, std::string_view 
   const int64_t now = NowMs();
   Result<int64_t> version = impl_->records->PutPolicy(
       text, who.name, now,
-      {AuditInput{who.name, "policy.put", "policy", json{{"rules", p->rules.size()}}.dump(), now}});
+      {AuditInput{
+          who.name, "policy.put", "policy",
+          json{{"rules", p->rules.size()}}.dump(-1, ' ', false, json::error_handler_t::replace),
+          now}});
   if (!version.ok()) return version.status();
   p->version = *version;
   {

@@ -278,6 +278,23 @@ TEST_F(EngineTest, CorruptMediaIsRefusedAndChangesNothing) {
   EXPECT_FALSE((*file)["signals"].contains("pdq"));
   EXPECT_EQ(engine_->SubmitContent(submitter_, "", ContentMeta{}).status().code(),
             ErrorCode::kInvalidArgument);
+  // Metadata must be text: bytes that are not UTF-8 would break every later
+  // answer that shows them.
+  for (const char* bad : {"\xff\xfe", "a\xc3", "\xed\xa0\x80", "\xc0\xaf"}) {
+    EXPECT_EQ(engine_->SubmitContent(submitter_, "x", ContentMeta{bad, "", "", 0}).status().code(),
+              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(engine_
+                  ->Lookup(submitter_,
+                           {{"uploader_id", bad},
+                            {"signals", {{{"type", "md5"}, {"value", std::string(32, 'a')}}}}})
+                  .status()
+                  .code(),
+              ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(
+      engine_
+          ->SubmitContent(submitter_, "x", ContentMeta{"caf\xc3\xa9 \xf0\x9f\x93\xb7", "", "", 0})
+          .ok());
 }
 
 TEST_F(EngineTest, PolicyVersionsAreValidatedStoredAndUsedForDecisions) {
