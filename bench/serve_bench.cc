@@ -40,6 +40,7 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -79,7 +80,7 @@ struct ServeOptions {
   double seconds = 10;        // per measurement
   double warmup = 2;          // closed-loop seconds before each workload, not counted
   int lookup_connections = 8;
-  int content_connections = 4;
+  int content_connections = 8;
   int threads = 0;  // http.threads; 0: the larger connection count
   double lookup_rate = kLookupFloorPerS / 2;
   double content_rate = kContentFloorPerS / 2;
@@ -236,8 +237,12 @@ struct Percentiles {
   double p50 = 0, p90 = 0, p99 = 0, max = 0;
 };
 
-Percentiles Summarize(std::vector<double> ms) {
+// Requests never answered (lost, or still unanswered at the deadline) count
+// as infinitely slow, so a percentile that reaches them is infinite.
+Percentiles Summarize(std::vector<double> ms, int64_t unanswered) {
   Percentiles p;
+  ms.insert(ms.end(), static_cast<size_t>(std::max<int64_t>(0, unanswered)),
+            std::numeric_limits<double>::infinity());
   if (ms.empty()) return p;
   std::sort(ms.begin(), ms.end());
   auto at = [&](double q) {
@@ -663,7 +668,8 @@ int RunServe(const ServeOptions& o) {
     row.connections = connections;
     row.offered = rate;
     row.result = load.Run(requests, rate, o.seconds);
-    row.latency = Summarize(row.result.latency_ms);
+    row.latency =
+        Summarize(row.result.latency_ms, rate > 0 ? row.result.unfinished + row.result.failed : 0);
     row.achieved =
         row.result.seconds > 0 ? static_cast<double>(row.result.ok) / row.result.seconds : 0;
     const LoadResult& r = row.result;
@@ -683,10 +689,14 @@ int RunServe(const ServeOptions& o) {
     for (const auto& [status, count] : r.statuses) statuses[std::to_string(status)] = count;
     j["non_2xx"] = statuses;
     j["latency_from"] = rate > 0 ? "intended send time" : "actual send time";
-    j["p50_ms"] = Round(row.latency.p50, 0.001);
-    j["p90_ms"] = Round(row.latency.p90, 0.001);
-    j["p99_ms"] = Round(row.latency.p99, 0.001);
-    j["max_ms"] = Round(row.latency.max, 0.001);
+    // null: past the deadline (some requests were never answered).
+    auto ms = [](double v) {
+      return std::isfinite(v) ? nlohmann::ordered_json(Round(v, 0.001)) : nlohmann::ordered_json();
+    };
+    j["p50_ms"] = ms(row.latency.p50);
+    j["p90_ms"] = ms(row.latency.p90);
+    j["p99_ms"] = ms(row.latency.p99);
+    j["max_ms"] = ms(row.latency.max);
     const double server_cpu = r.process_cpu_s - r.client_cpu_s;
     j["server_cpu_ms_per_request"] =
         r.completed > 0 ? Round(server_cpu * 1e3 / static_cast<double>(r.completed), 0.001) : 0;
@@ -738,9 +748,15 @@ int RunServe(const ServeOptions& o) {
     const std::string load = row.mode == "max" ? "max (closed loop)"
                                                : std::to_string(static_cast<int>(row.offered)) +
                                                      "/s offered (open loop)";
-    std::fprintf(stderr, "| %s | %s | %d | %.0f | %.2f | %.2f | %s |\n", row.workload.c_str(),
-                 load.c_str(), row.connections, row.achieved, row.latency.p50, row.latency.p99,
-                 floor.c_str());
+    auto ms = [](double v) {
+      char text[32];
+      if (!std::isfinite(v)) return std::string("unanswered");
+      std::snprintf(text, sizeof text, "%.2f", v);
+      return std::string(text);
+    };
+    std::fprintf(stderr, "| %s | %s | %d | %.0f | %s | %s | %s |\n", row.workload.c_str(),
+                 load.c_str(), row.connections, row.achieved, ms(row.latency.p50).c_str(),
+                 ms(row.latency.p99).c_str(), floor.c_str());
   }
   for (const Row& row : rows) {
     if (row.workload != "lookup" || row.mode != "max") continue;
