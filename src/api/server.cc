@@ -489,6 +489,10 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(Engine& engine) {
     return new httplib::ThreadPool(static_cast<size_t>(threads));
   };
   impl->http.set_payload_max_length(static_cast<size_t>(config.max_body_bytes));
+  // httplib writes an answer's headers and body separately: with Nagle's
+  // algorithm on, the body waits for the client's delayed ACK (40 ms on
+  // Linux) on every keep-alive answer.
+  impl->http.set_tcp_nodelay(true);
   impl->http.set_keep_alive_max_count(100000);
   impl->http.set_keep_alive_timeout(30);
   impl->http.set_read_timeout(30, 0);

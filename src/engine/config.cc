@@ -52,7 +52,9 @@ const std::array<Key, 20>& Keys() {
       {{"store", "string", "sqlite:PATH | postgresql://...",
         "Where banks and records live (the same URL forms as --store)"},
        StringField{&C::store_url, 4096}},
-      {{"http.threads", "int", "1..256", "Request worker threads"},
+      {{"http.threads", "int", "1..256",
+        "Request worker threads; each holds one keep-alive connection while it is open, so "
+        "set at least the number of client connections"},
        IntField{&C::http_threads, 1, 256}},
       {{"hash.pdq_mode", "enum", "canonical|fast",
         "canonical: full-resolution PDQ as the hash lists compute it; fast: reduced decode"},
