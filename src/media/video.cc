@@ -19,6 +19,7 @@ extern "C" {
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
 #include <libavutil/avutil.h>
+#include <libavutil/cpu.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/log.h>
@@ -49,10 +50,20 @@ std::string AvErrorText(int err) {
   return s;
 }
 
-void QuietLibav() {
+void SetUpLibav() {
   static std::once_flag once;
-  // Damaged input makes the codecs print; failures come back as Status.
-  std::call_once(once, [] { av_log_set_level(AV_LOG_QUIET); });
+  std::call_once(once, [] {
+    // Damaged input makes the codecs print; failures come back as Status.
+    av_log_set_level(AV_LOG_QUIET);
+#if defined(__x86_64__) && defined(AV_CPU_FLAG_SLOW_GATHER)
+    // swscale's AVX2 horizontal scaler is built on vpgatherdd, which FFmpeg
+    // 5.1 only avoids on the Intel CPUs it knows to be slow at it. On AMD
+    // EPYC (Zen 5) its SSSE3 scaler is 22% (SD) to 35% (HD) faster at TMK's
+    // 64x64 with the same output bits. The flag only steers that choice;
+    // every other detected CPU feature is kept.
+    if (__builtin_cpu_is("amd")) av_force_cpu_flags(av_get_cpu_flags() | AV_CPU_FLAG_SLOW_GATHER);
+#endif
+  });
 }
 
 // Where the bytes come from: a regular file read with pread, or memory.
@@ -187,7 +198,7 @@ struct VideoDecoder::State {
 };
 
 Status VideoDecoder::State::Open() {
-  QuietLibav();
+  SetUpLibav();
   if (source.size == 0) return Status::Unsupported(name + ": empty file");
   const VideoLimits& lim = options.limits;
   if (source.size > lim.max_file_bytes) {
