@@ -4,6 +4,10 @@
 #   fuzz/run.sh [SECONDS]         default 60: the image target gets two
 #                                 thirds, the text target (src/text) one third
 #
+# Then video_decode_fuzz (demux + decode + sampling) runs for
+# VIDEO_FUZZ_SECONDS (default 30) on tiny clips that make_video_seeds encodes
+# with FFmpeg's libraries at run time.
+#
 # Environment:
 #   BUILD_DIR     build directory (default <repo>/build-fuzz)
 #   JOBS          parallel build jobs (default 2)
@@ -29,6 +33,7 @@ cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSAFEGUARD_FUZZ=ON -DSAFEGUARD_TESTS=OFF -DSAFEGUARD_BENCH=OFF >/dev/null
 cmake --build "$build" --target decode_hash_fuzz text_fuzz -j "${JOBS:-2}"
+cmake --build "$build" --target video_decode_fuzz make_video_seeds -j "${JOBS:-2}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -111,6 +116,29 @@ if [[ "$text_seconds" -gt 0 ]]; then
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
   "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" \
     -max_total_time="$text_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
+    -seed="${FUZZ_SEED:-1}" \
+    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+fi
+
+# Videos: demux + decode + sampling (fuzz/video_decode_fuzz.cc). Seeds are
+# tiny clips (H.264 with B-frames and rotation, HEVC, MPEG-4, VP8, VP9, AV1,
+# MJPEG with odd dimensions, FLV1, MPEG-1/2, Theora, WMV2 in MP4, MOV,
+# Matroska, WebM, IVF, AVI, FLV, MPEG-TS/PS, Ogg, ASF) encoded here and now,
+# plus truncated copies of two of them.
+video_seconds="${VIDEO_FUZZ_SECONDS:-30}"
+if [[ "$video_seconds" -gt 0 ]]; then
+  video_seeds="$work/video-seeds"
+  mkdir -p "$video_seeds" "$work/video-corpus"
+  "$build/fuzz/make_video_seeds" "$video_seeds"
+  for f in h264-bframes.mp4 vp9.ivf; do
+    if [[ -f "$video_seeds/$f" ]]; then
+      head -c "$(( $(wc -c <"$video_seeds/$f") / 2 ))" "$video_seeds/$f" >"$video_seeds/half-$f"
+    fi
+  done
+  echo "video seeds: $(ls "$video_seeds" | wc -l) files; running for ${video_seconds}s" >&2
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  "$build/fuzz/video_decode_fuzz" "$work/video-corpus" "$video_seeds" \
+    -max_total_time="$video_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
     -seed="${FUZZ_SEED:-1}" \
     -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
 fi

@@ -41,6 +41,9 @@ constexpr const char* kDecoderWhitelist =
     "mpeg1video,mpeg2video,h263,h263p,flv,theora,wmv1,wmv2,wmv3,vc1,mjpeg,prores,"
     "libvpx,libvpx-vp9";
 constexpr size_t kMaxLibavErrorChars = 200;
+// AV_TIME_BASE_Q, which is a C compound literal (clang's -Wpedantic refuses
+// it in C++).
+constexpr AVRational kMicroseconds{1, AV_TIME_BASE};
 
 std::string AvErrorText(int err) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -536,7 +539,7 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
   const AVRational tb = stream->time_base;
   // The ffmpeg tool shifts every timestamp by the file's start time.
   const int64_t start =
-      fc->start_time != AV_NOPTS_VALUE ? av_rescale_q(fc->start_time, AV_TIME_BASE_Q, tb) : 0;
+      fc->start_time != AV_NOPTS_VALUE ? av_rescale_q(fc->start_time, kMicroseconds, tb) : 0;
   int64_t frame_mod = 1;
   if (s.mode == FrameSampling::Mode::kEverySeconds) {
     frame_mod = std::max<int64_t>(1, static_cast<int64_t>(s.seconds * st.info.frame_rate));
