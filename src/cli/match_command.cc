@@ -1,9 +1,14 @@
 #include "match_command.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "hash_command.h"
 
@@ -66,6 +71,56 @@ int Fail(std::ostream& err, const Status& s) {
 
 }  // namespace
 
+int PrintInOrder(size_t n, int jobs, const std::function<OrderedLine(size_t)>& line_of,
+                 std::ostream& out) {
+  if (jobs <= 0) jobs = static_cast<int>(std::thread::hardware_concurrency());
+  jobs = std::clamp(jobs, 1, 256);
+  if (static_cast<size_t>(jobs) > n) jobs = static_cast<int>(std::max<size_t>(n, 1));
+  // Workers take items in order and park their line; this thread prints
+  // lines in order as soon as each is ready. Workers stay at most `window`
+  // items ahead of the printer, so memory stays bounded.
+  const size_t window = static_cast<size_t>(jobs) * 64;
+  std::vector<std::optional<OrderedLine>> lines(n);
+  std::mutex mu;
+  std::condition_variable ready, room;
+  std::atomic<size_t> next{0};
+  size_t printed = 0;
+  auto worker = [&] {
+    for (;;) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      {
+        std::unique_lock lock(mu);
+        room.wait(lock, [&] { return i < printed + window; });
+      }
+      OrderedLine line = line_of(i);
+      {
+        std::lock_guard lock(mu);
+        lines[i] = std::move(line);
+      }
+      ready.notify_all();
+    }
+  };
+  std::vector<std::jthread> threads;
+  for (int t = 0; t < jobs; ++t) threads.emplace_back(worker);
+  bool any_failed = false;
+  for (size_t i = 0; i < n; ++i) {
+    OrderedLine line;
+    {
+      std::unique_lock lock(mu);
+      ready.wait(lock, [&] { return lines[i].has_value(); });
+      line = std::move(*lines[i]);
+      lines[i].reset();
+      printed = i + 1;
+    }
+    room.notify_all();
+    any_failed = any_failed || line.failed;
+    out << line.text << '\n';
+  }
+  out.flush();
+  return any_failed ? 1 : 0;
+}
+
 std::string FileMatchJson(const std::string& path, const Result<FileSignals>& signals,
                           const BankMatcher& matcher, bool dihedral) {
   Json j;
@@ -110,13 +165,16 @@ MatchCommand::MatchCommand(CLI::App* app, const std::string* store_url) : store_
   match_->add_option("--hashes", hashes_, "PDQ hashes, one per line ('-' for standard input)");
   match_->add_flag("--dihedral", dihedral_,
                    "Also match the eight rotations and flips of each image's PDQ hash");
+  match_->add_option("-j,--jobs", jobs_, "Files hashed at once (0: one per core)")
+      ->check(CLI::NonNegativeNumber);
 }
 
 int MatchCommand::Run(std::istream& in, std::ostream& out, std::ostream& err) {
   if (paths_.empty() == hashes_.empty()) {
     return Fail(err, Status::InvalidArgument("give PATH... or --hashes FILE (one of them)"));
   }
-  Result<std::unique_ptr<Store>> store = OpenStore(*store_url_);
+  // Matching only reads: a missing store is an error, not a new empty one.
+  Result<std::unique_ptr<Store>> store = OpenExistingStore(*store_url_);
   if (!store.ok()) return Fail(err, store.status());
   Result<BankMatcher> matcher = BankMatcher::Build(**store);
   if (!matcher.ok()) return Fail(err, matcher.status());
@@ -158,12 +216,16 @@ int MatchCommand::Run(std::istream& in, std::ostream& out, std::ostream& err) {
   }
   SignalOptions options;
   options.dihedral = dihedral_;
-  for (const std::string& path : ExpandPaths(paths_)) {
-    Result<FileSignals> signals = ComputeFileSignals(path, options);
-    if (!signals.ok() || !signals->complete()) rc = 1;
-    out << FileMatchJson(path, signals, *matcher, dihedral_) << "\n";
-  }
-  return rc;
+  const std::vector<std::string> files = ExpandPaths(paths_);
+  // Hashing dominates; BankMatcher's Match* may run on many threads at once.
+  return PrintInOrder(
+      files.size(), jobs_,
+      [&](size_t i) {
+        Result<FileSignals> signals = ComputeFileSignals(files[i], options);
+        return OrderedLine{FileMatchJson(files[i], signals, *matcher, dihedral_),
+                           !signals.ok() || !signals->complete()};
+      },
+      out);
 }
 
 }  // namespace safeguard::cli

@@ -1,8 +1,9 @@
 // `safeguard match`: match files, or PDQ hashes sent by clients, against
 // every enabled bank of a store (docs/banks.md).
 //
-//   safeguard [--store URL] match [--dihedral] PATH...
-//     one JSON line per file: {"path": ..., "pdq": ..., "matches": [...], "allow": [...]}
+//   safeguard [--store URL] match [--dihedral] [-j N] PATH...
+//     one JSON line per file, in input order (hashed on N threads, default
+//     one per core): {"path": ..., "pdq": ..., "matches": [...], "allow": [...]}
 //   safeguard [--store URL] match --hashes FILE|-
 //     one JSON line per PDQ hash: {"pdq": "<hex>", "matches": [...], "allow": [...]}
 //
@@ -12,10 +13,12 @@
 // "error_code" (its digests are still matched when it was read).
 //
 // Exit codes: 0 every input processed; 1 some had an error line; 2 nothing
-// done (the store could not be opened; the error is on stderr).
+// done (the store could not be opened, or does not exist: "no store at
+// PATH", and nothing is created; the error is on stderr).
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iosfwd>
 #include <string>
 #include <vector>
@@ -24,6 +27,20 @@
 #include "safeguard/hash/file_signals.h"
 
 namespace safeguard::cli {
+
+// One output line of PrintInOrder, and whether its item had an error.
+struct OrderedLine {
+  std::string text;
+  bool failed = false;
+};
+
+// Computes line_of(i) for i in [0, n) on `jobs` threads (0: one per core)
+// and writes the lines to `out` in order of i, each as soon as it and those
+// before it are ready; workers run at most 64 items per thread ahead of the
+// writer. Returns 1 when any line failed, else 0.
+// REQUIRES: line_of may be called from several threads at once.
+int PrintInOrder(size_t n, int jobs, const std::function<OrderedLine(size_t)>& line_of,
+                 std::ostream& out);
 
 // One JSON object (no newline) for a file's matches.
 std::string FileMatchJson(const std::string& path, const Result<FileSignals>& signals,
@@ -43,6 +60,7 @@ class MatchCommand {
   std::vector<std::string> paths_;
   std::string hashes_;
   bool dihedral_ = false;
+  int jobs_ = 0;
 };
 
 }  // namespace safeguard::cli

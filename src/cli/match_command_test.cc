@@ -57,6 +57,42 @@ class MatchCommandTest : public ::testing::Test {
   test_support::ScratchDir dir_;
 };
 
+// Files are hashed on several threads; lines keep the input order, and are
+// the same as with one thread.
+TEST_F(MatchCommandTest, ParallelHashingKeepsInputOrder) {
+  std::string args;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 12; ++i) {
+    paths.push_back(i % 4 == 3 ? dir_.File("missing-" + std::to_string(i) + ".bmp")
+                               : dir_.Write("f" + std::to_string(i) + ".bmp",
+                                            SyntheticBmp(64 + 8 * i, 48, i + 1)));
+    args += " " + paths.back();
+  }
+  ASSERT_EQ(RunBankCli(Store() + "bank create hotline").rc, 0);
+  CliResult one = RunBankCli(Store() + "match -j 1" + args);
+  CliResult many = RunBankCli(Store() + "match -j 4" + args);
+  EXPECT_EQ(one.rc, 1);  // the missing files
+  EXPECT_EQ(many.rc, 1);
+  EXPECT_EQ(many.out, one.out);
+  std::istringstream lines(many.out);
+  std::string line;
+  size_t i = 0;
+  while (std::getline(lines, line)) {
+    ASSERT_LT(i, paths.size());
+    EXPECT_EQ(Json::parse(line)["path"], paths[i++]);
+  }
+  EXPECT_EQ(i, paths.size());
+}
+
+// Matching only reads: without a store it says so and creates nothing.
+TEST_F(MatchCommandTest, MissingStoreIsReportedNotCreated) {
+  const std::string path = dir_.File("absent/db.sqlite");
+  CliResult r = RunBankCli("--store sqlite:" + path + " match --hashes -", std::string(64, '0'));
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("no store at " + path), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("absent")));
+}
+
 TEST_F(MatchCommandTest, HashesFileGivesOneObjectPerHash) {
   std::mt19937_64 rng(21);
   Hash256 stored;

@@ -1,27 +1,12 @@
 #include "safeguard/store/store.h"
 
 #include <cctype>
+#include <filesystem>
+#include <system_error>
 
 #include "store_url.h"
 
 namespace safeguard {
-namespace {
-
-size_t HexLength(SignalType type) {
-  switch (type) {
-    case SignalType::kPdq:
-      return 64;
-    case SignalType::kMd5:
-      return 32;
-    case SignalType::kSha1:
-      return 40;
-    case SignalType::kSha256:
-      return 64;
-  }
-  return 0;
-}
-
-}  // namespace
 
 std::string_view BankKindName(BankKind kind) {
   return kind == BankKind::kAllow ? "allow" : "block";
@@ -58,7 +43,7 @@ Result<SignalType> ParseSignalType(std::string_view name) {
 }
 
 Result<std::string> NormalizeSignalValue(SignalType type, std::string_view value) {
-  const size_t want = HexLength(type);
+  const size_t want = SignalHexDigits(type);
   if (value.size() != want) {
     return Status::InvalidArgument("a " + std::string(SignalTypeName(type)) + " value has " +
                                    std::to_string(want) + " hex digits, not " +
@@ -96,6 +81,18 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   if (!target.ok()) return target.status();
   if (target->postgres) return OpenPostgresStore(target->target);
   return OpenSqliteStore(target->target);
+}
+
+Result<std::unique_ptr<Store>> OpenExistingStore(const std::string& url) {
+  Result<store_internal::StoreUrl> target = store_internal::ParseStoreUrl(url);
+  if (!target.ok()) return target.status();
+  if (!target->postgres && target->target != ":memory:") {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(target->target, ec)) {
+      return Status::NotFound("no store at " + target->target);
+    }
+  }
+  return OpenStore(url);
 }
 
 Status ValidateBankSpec(const BankSpec& spec) {

@@ -564,6 +564,18 @@ TEST(PostgresStoreTest, MigratesVersionTwoDatabase) {
   EXPECT_EQ((*store)->CountEntries(bank->id)->live, 3);
 }
 
+TEST(SqliteStoreTest, OpenExistingStoreCreatesNothing) {
+  test_support::ScratchDir dir;
+  const std::string path = dir.File("absent/safeguard.db");
+  Result<std::unique_ptr<Store>> missing = OpenExistingStore("sqlite:" + path);
+  EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "no store at " + path);
+  EXPECT_FALSE(std::filesystem::exists(dir.File("absent")));
+  ASSERT_TRUE(OpenStore(path).ok());
+  EXPECT_TRUE(OpenExistingStore(path).ok());
+  EXPECT_TRUE(OpenExistingStore("sqlite::memory:").ok());
+}
+
 TEST(SqliteStoreTest, RefusesNewerSchemaAndUnknownUrls) {
   test_support::ScratchDir dir;
   const std::string path = dir.File("new.db");

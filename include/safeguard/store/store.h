@@ -255,6 +255,11 @@ inline constexpr const char* kDefaultStoreUrl = "sqlite:./safeguard-data/safegua
 // kUnsupported (a schema newer than this build).
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url);
 
+// OpenStore for commands that only read: a SQLite file that does not exist is
+// kNotFound ("no store at PATH") instead of being created with its folder.
+// (An existing store is still migrated forward on open.)
+Result<std::unique_ptr<Store>> OpenExistingStore(const std::string& url);
+
 // SQLite store at `path` (":memory:" for an in-memory database).
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
 
