@@ -483,6 +483,9 @@ std::vector<Call> SecuredCalls(const std::string& bank, int64_t submission_id, i
       {"GET /metrics", "/metrics", "", "", kScopeAdmin},
       {"POST /v1/content", "/v1/content?content_id=c1", png, "image/png", kScopeSubmit},
       {"POST /v1/lookup", "/v1/lookup", lookup, "application/json", kScopeSubmit},
+      {"POST /v1/messages", "/v1/messages",
+       R"({"conversation": "c9", "message": "m1", "sender": "s1", "text": "hello"})",
+       "application/json", kScopeSubmit},
       {"GET /v1/submissions/{id}", "/v1/submissions/" + sub, "", "", kScopeAdmin},
       {"GET /v1/review/next", "/v1/review/next", "", "", kScopeReview},
       {"POST /v1/review/{id}/decision", "/v1/review/" + rev + "/decision",
@@ -793,6 +796,26 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsDocumented) {
              json{{"content_id", 7}, {"signals", {{{"type", "md5"}, {"value", file_md5}}}}}.dump(),
              kJson),
       400);
+  // Conversation messages.
+  const std::string kMessages = "/v1/messages";
+  auto message = [](const std::string& id, const std::string& text) {
+    return json{{"conversation", "conv-1"},
+                {"message", id},
+                {"sender", "adult-1"},
+                {"timestamp", "2024-05-01T16:00:00Z"},
+                {"text", text}}
+        .dump();
+  };
+  json plain =
+      c.Expect("POST /v1/messages",
+               s.Send("POST", kMessages, submit, message("m1", "see you at practice"), kJson), 200);
+  EXPECT_TRUE(plain["submission_id"].is_null());
+  c.Expect("POST /v1/messages", s.Send("POST", kMessages, submit, "{\"text\": ", kJson), 400);
+  c.Expect("POST /v1/messages",
+           s.Send("POST", kMessages, submit, json{{"text", "no ids"}}.dump(), kJson), 400);
+  c.Expect("POST /v1/messages",
+           s.Send("POST", kMessages, submit, message("m2", "hi"), "text/plain"), 415);
+
   json many = json::array();
   for (int i = 0; i < 65; ++i) many.push_back({{"type", "pdq"}, {"value", RandomPdq()}});
   c.Expect("POST /v1/lookup", s.Send("POST", kLookup, submit, lookup(many), kJson), 413);

@@ -301,6 +301,16 @@ void ApiServer::Impl::RegisterRoutes() {
           if (!body) return;
           Send(res, engine.Lookup(*who, *body));
         });
+  Route("POST", "/v1/messages", "/v1/messages",
+        [this](const httplib::Request& req, httplib::Response& res) {
+          std::optional<Principal> who = Admit(req, res, kScopeSubmit);
+          if (!who) return;
+          if (MediaType(req) != "application/json") {
+            SendError(res, 415, "unsupported_media_type", "send the message as application/json");
+            return;
+          }
+          Send(res, engine.SubmitMessage(*who, req.body));
+        });
   Route("GET", "/v1/submissions/{id}", R"(/v1/submissions/(\d+))",
         [this](const httplib::Request& req, httplib::Response& res) {
           if (!Admit(req, res, kScopeAdmin)) return;

@@ -26,6 +26,10 @@
 #include "safeguard/policy/policy.h"
 #include "safeguard/store/records.h"
 #include "safeguard/store/store.h"
+#include "safeguard/text/indicators.h"
+#include "safeguard/text/json.h"
+#include "safeguard/text/message.h"
+#include "safeguard/text/risk_engine.h"
 #include "webhook.h"
 
 namespace safeguard {
@@ -210,6 +214,12 @@ struct Engine::Impl {
   std::mutex policy_mu;
   std::shared_ptr<const Policy> policy;
 
+  // Conversation risk: one engine (one shard) with the built-in pattern
+  // packs; its state holds ids and scores, never message text.
+  std::shared_ptr<const text::IndicatorSet> indicators;
+  std::mutex text_mu;
+  std::unique_ptr<text::RiskEngine> risk;
+
   struct CachedKey {
     Principal who;
     std::string hash_hex;
@@ -344,12 +354,14 @@ struct Engine::Impl {
     json explanation;
     PolicyInput input;
   };
-  Decided Decide(std::string content_kind, std::string surface, std::vector<MatchFact> facts) {
+  Decided Decide(std::string content_kind, std::string surface, std::vector<MatchFact> facts,
+                 std::optional<double> text_risk = std::nullopt) {
     std::shared_ptr<const Policy> p = LivePolicy();
     Decided d;
     d.input.content_kind = std::move(content_kind);
     d.input.surface = std::move(surface);
     d.input.matches = std::move(facts);
+    d.input.text_risk = text_risk;
     d.decision = Evaluate(*p, d.input);
     d.decision.policy_version = p->version;
     d.explanation = DecisionToJson(d.decision, d.input);
@@ -607,6 +619,17 @@ Result<std::unique_ptr<Engine>> Engine::Open(const ServiceConfig& config) {
   } else {
     impl->policy = std::make_shared<const Policy>(DefaultPolicy());
   }
+
+  std::vector<text::PackSource> packs;
+  for (const std::string& language : text::BuiltinPackLanguages()) {
+    if (std::optional<text::PackSource> pack = text::BuiltinPack(language)) {
+      packs.push_back(std::move(*pack));
+    }
+  }
+  Result<std::shared_ptr<const text::IndicatorSet>> indicators = text::IndicatorSet::Load(packs);
+  if (!indicators.ok()) return indicators.status();
+  impl->indicators = std::move(*indicators);
+  impl->risk = std::make_unique<text::RiskEngine>(impl->indicators, nullptr, text::RiskOptions{});
 
   Impl* raw = impl.get();
   impl->follower = std::thread([raw] { raw->Follow(); });
@@ -883,6 +906,58 @@ Result<nlohmann::json> Engine::Lookup(const Principal& who, const nlohmann::json
   return answer;
 }
 
+Result<nlohmann::json> Engine::SubmitMessage(const Principal& who, std::string_view body) {
+  if (!who.Has(kScopeSubmit)) return Status::PermissionDenied("this key may not submit");
+  text::Message message;
+  if (Status s = text::ParseMessageJson(body, text::MessageLimits{}, &message); !s.ok()) return s;
+  ContentMeta meta{message.message_id, message.sender_id, "", message.timestamp_ms.value_or(0)};
+  if (Status s = CheckMeta(meta); !s.ok()) return s;
+  if (!IsUtf8(message.conversation_id)) return Invalid("conversation must be UTF-8 text");
+  json assessment;
+  text::RiskLevel level = text::RiskLevel::kNone;
+  text::RiskLevel previous = text::RiskLevel::kNone;
+  double score = 0;
+  {
+    std::lock_guard lock(impl_->text_mu);
+    text::Assessment a;
+    impl_->risk->Process(message, &a);
+    assessment = json::parse(text::AssessmentJson(message, a, *impl_->indicators), nullptr, false);
+    level = a.conversation.level;
+    previous = a.conversation.previous_level;
+    score = a.conversation.score;
+  }
+  if (assessment.is_discarded()) return Status::Internal("assessment JSON did not parse");
+  Impl::Decided d = impl_->Decide("message", "", {}, score);
+  json answer = {{"content_id", message.message_id},
+                 {"conversation", message.conversation_id},
+                 {"kind", "message"},
+                 {"assessment", assessment},
+                 {"matches", json::array()},
+                 {"allow", json::array()},
+                 {"decision", d.explanation}};
+  const bool rose = static_cast<int>(level) > static_cast<int>(previous);
+  const bool keep =
+      d.decision.action == Action::kBlock || (d.decision.review_priority.has_value() && rose);
+  if (!keep) {
+    answer["submission_id"] = nullptr;
+    answer["review"] = nullptr;
+    return answer;
+  }
+  const json signals = {{"conversation", message.conversation_id},
+                        {"message", message.message_id},
+                        {"sender", message.sender_id},
+                        {"text_risk", assessment.value("score", score)},
+                        {"level", text::RiskLevelName(level)}};
+  const std::string dedupe =
+      "conversation:" + message.conversation_id + ":" + std::string(text::RiskLevelName(level));
+  if (Status s = impl_->Commit(who, meta, "message", signals, d, json::array(), json::array(),
+                               dedupe, "", "", &answer);
+      !s.ok()) {
+    return s;
+  }
+  return answer;
+}
+
 namespace {
 
 json SubmissionJson(const SubmissionRecord& r) {
@@ -994,8 +1069,19 @@ Result<nlohmann::json> Engine::DecideReview(const Principal& who, int64_t id,
 Result<std::pair<std::string, std::string>> Engine::ReviewMedia(const Principal& who, int64_t id,
                                                                 bool original) {
   if (!who.Has(kScopeReview)) return Status::PermissionDenied("this key may not review");
-  Result<std::pair<std::string, std::string>> media = [&] {
+  Result<std::pair<std::string, std::string>> media =
+      [&]() -> Result<std::pair<std::string, std::string>> {
     std::lock_guard lock(impl_->records_mu);
+    // Only images have a rendition: refuse other media before the view is
+    // counted or audited (nothing was shown).
+    if (!original) {
+      Result<ReviewItem> item = impl_->records->GetReview(id);
+      if (!item.ok()) return item.status();
+      if (item->has_media && !item->media_type.starts_with("image/")) {
+        return Status::Unsupported("review item " + std::to_string(id) +
+                                   " is not an image: only ?original=true shows it");
+      }
+    }
     return impl_->records->ViewReviewMedia(
         id, who.name, original,
         {AuditInput{who.name, original ? "media.view_original" : "media.view",

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "engine_test_util.h"
@@ -454,6 +455,57 @@ TEST_F(EngineTest, WebhooksAreSignedDeliveredAndRetriedWithBackoff) {
   EXPECT_EQ(body["content_id"], "hooked");
   EXPECT_EQ(body["decision"]["action"], "block");
   EXPECT_EQ(engine_->Stats().outbox_pending, 0);
+}
+
+// The synthetic conversations of the text subsystem's tests (non-explicit).
+std::vector<std::string> ConversationLines(const std::string& prefix) {
+  std::ifstream in(std::string(SAFEGUARD_TEXT_TESTDATA) + "/conversations.jsonl");
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("\"conversation\": \"" + prefix) != std::string::npos ||
+        line.find("\"conversation\":\"" + prefix) != std::string::npos) {
+      lines.push_back(line);
+    }
+  }
+  return lines;
+}
+
+TEST_F(EngineTest, ConversationsAreQueuedOncePerLevelAndTextIsNeverStored) {
+  const std::vector<std::string> grooming = ConversationLines("grooming-1");
+  ASSERT_GE(grooming.size(), 4u);
+  int committed = 0;
+  std::string last_level;
+  for (const std::string& line : grooming) {
+    Result<json> r = engine_->SubmitMessage(submitter_, line);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ((*r)["kind"], "message");
+    EXPECT_FALSE((*r)["assessment"].contains("text"));
+    if (!(*r)["submission_id"].is_null()) {
+      ++committed;
+      EXPECT_EQ((*r)["decision"]["action"], "review");
+      Result<json> stored = engine_->GetSubmission((*r)["submission_id"].get<int64_t>());
+      ASSERT_TRUE(stored.ok());
+      // Ids and scores are kept; the words are not.
+      const json message = json::parse(line);
+      EXPECT_EQ(stored->dump().find(message["text"].get<std::string>()), std::string::npos);
+    }
+    last_level = (*r)["assessment"]["level"];
+  }
+  EXPECT_TRUE(last_level == "review" || last_level == "urgent") << last_level;
+  EXPECT_GE(committed, 1);
+  EXPECT_LE(committed, 2);  // once per level reached, not once per message
+  EXPECT_EQ(engine_->Stats().review_queued, committed);
+
+  for (const std::string& line : ConversationLines("benign-")) {
+    Result<json> r = engine_->SubmitMessage(submitter_, line);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_TRUE((*r)["submission_id"].is_null()) << line;
+  }
+  EXPECT_EQ(engine_->SubmitMessage(submitter_, "{\"text\": \"no ids\"}").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine_->SubmitMessage(reviewer_, grooming[0]).status().code(),
+            ErrorCode::kPermissionDenied);
 }
 
 TEST(Webhook, SplitsUrlsAndSignsWithHmacSha256) {

@@ -922,6 +922,23 @@ Policy DefaultPolicy() {
                           {{"category", {"B", "B1", "B2"}}}, 70));
   p.rules.push_back(known("known-material", "A match in a block bank: block, and review.", {},
                           kDefaultReviewPriority));
+  // Conversation risk: the thresholds of the risk engine's review and urgent
+  // levels (text/risk_engine.h), so that what the engine calls "review" is
+  // queued by default. Review only: a conversation is never blocked by a
+  // score alone.
+  const auto risk = [](std::string id, std::string description, double min, int priority) {
+    Rule r;
+    r.id = std::move(id);
+    r.description = std::move(description);
+    r.when.text_risk_min = min;
+    r.then = {RuleAction{Action::kReview, priority, ""}};
+    return r;
+  };
+  p.rules.push_back(risk("conversation-risk",
+                         "A conversation's grooming risk at the review level: review.", 0.45, 60));
+  p.rules.push_back(risk("conversation-urgent",
+                         "A conversation's grooming risk at the urgent level: review first.", 0.7,
+                         85));
   return p;
 }
 

@@ -109,6 +109,24 @@ TEST(DefaultPolicy, AllowHitAllowsAndSuppresses) {
   EXPECT_EQ(d.reasons[0].matches, std::vector<size_t>{1});
 }
 
+TEST(DefaultPolicy, ConversationRiskIsReviewedNeverBlocked) {
+  const Policy p = DefaultPolicy();
+  PolicyInput in;
+  in.content_kind = "message";
+  in.text_risk = 0.44;
+  EXPECT_EQ(Evaluate(p, in).action, Action::kAllow);
+  in.text_risk = 0.45;
+  Decision d = Evaluate(p, in);
+  EXPECT_EQ(d.action, Action::kReview);
+  EXPECT_EQ(d.review_priority, 60);
+  in.text_risk = 0.9;
+  d = Evaluate(p, in);
+  EXPECT_EQ(d.action, Action::kReview);
+  EXPECT_EQ(d.review_priority, 85);
+  ASSERT_EQ(d.reasons.size(), 2u);
+  EXPECT_EQ(d.reasons[1].rule, "conversation-urgent");
+}
+
 TEST(DefaultPolicy, NothingAllowsWithoutReasons) {
   PolicyInput in = Input({});
   Policy p = DefaultPolicy();

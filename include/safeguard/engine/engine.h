@@ -114,6 +114,15 @@ class Engine {
   // decision is not allow is committed like a submission (no media); an
   // allow is answered and not stored.
   Result<nlohmann::json> Lookup(const Principal& who, const nlohmann::json& request);
+  // One chat message, as `safeguard text score` reads a line (docs/text.md,
+  // "Input"): scored for grooming risk within its conversation, then decided
+  // by policy with text_risk = the conversation's score (content kind
+  // "message"). The text is never stored. The message is committed (ids and
+  // the assessment, no text) when the decision asks for review and the
+  // conversation's risk level rose with this message, or when it blocks;
+  // otherwise it is answered and not stored, so a conversation is queued once
+  // per level, not once per message.
+  Result<nlohmann::json> SubmitMessage(const Principal& who, std::string_view body);
   // Admin: a stored submission with its decision and the evidence for it.
   Result<nlohmann::json> GetSubmission(int64_t id);
 

@@ -216,7 +216,10 @@ std::string PolicyToJson(const Policy& policy);
 //   2. "known-category-a", "known-category-b", "known-material": a block-bank
 //      match -> block and review, priority 90 for label category A/A1/A2,
 //      70 for B/B1/B2, 50 otherwise (the highest applicable wins);
-//   3. nothing else: allow (no rule needed).
+//   3. "conversation-risk", "conversation-urgent": a text-risk score at the
+//      risk engine's review level (>= 0.45) -> review, priority 60; at its
+//      urgent level (>= 0.7) -> priority 85; never block;
+//   4. nothing else: allow (no rule needed).
 // Report drafts are not automatic: a reviewer asks for one.
 Policy DefaultPolicy();
 
