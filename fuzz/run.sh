@@ -4,7 +4,8 @@
 #   fuzz/run.sh [SECONDS]         default 60: the image target gets two
 #                                 thirds, the text target (src/text) one third
 #
-# Then video_decode_fuzz (demux + decode + sampling) runs for
+# Then bank_fuzz (the bank exchange formats) runs for BANK_FUZZ_SECONDS
+# (default 30) and video_decode_fuzz (demux + decode + sampling) for
 # VIDEO_FUZZ_SECONDS (default 30) on tiny clips that make_video_seeds encodes
 # with FFmpeg's libraries at run time.
 #
@@ -32,7 +33,7 @@ testdata="${SAFEGUARD_TESTDATA:-$root/../shared/testdata}"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSAFEGUARD_FUZZ=ON -DSAFEGUARD_TESTS=OFF -DSAFEGUARD_BENCH=OFF >/dev/null
-cmake --build "$build" --target decode_hash_fuzz text_fuzz -j "${JOBS:-2}"
+cmake --build "$build" --target decode_hash_fuzz text_fuzz bank_fuzz -j "${JOBS:-2}"
 cmake --build "$build" --target video_decode_fuzz make_video_seeds -j "${JOBS:-2}"
 
 work="$(mktemp -d)"
@@ -116,6 +117,35 @@ if [[ "$text_seconds" -gt 0 ]]; then
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
   "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" \
     -max_total_time="$text_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
+    -seed="${FUZZ_SEED:-1}" \
+    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+fi
+
+# Bank exchange formats (src/bank/bank_fuzz.cc): the first byte picks the
+# format, the second the signal type; the seeds are one small synthetic file
+# of each format.
+bank_seconds="${BANK_FUZZ_SECONDS:-30}"
+if [[ "$bank_seconds" -gt 0 ]]; then
+  bank_seeds="$work/bank-seeds"
+  mkdir -p "$bank_seeds" "$work/bank-corpus"
+  h32=0123456789abcdef0123456789abcdef
+  h40="${h32}01234567"
+  h64="$h32$h32"
+  printf '\x00\x00%s\n# comment\n\n  %s\r\n' "$h64" "${h64^^}" >"$bank_seeds/plain"
+  printf '\x01\x01value,signal,source_id,labels,deleted\n%s,md5,7,"a=1;b=2",false\n%s,sha1,8,,true\n' \
+    "$h32" "$h40" >"$bank_seeds/csv"
+  printf '\x02\x00{"data": [{"id": "1", "type": "HASH_PDQ", "indicator": "%s", "tags": ["t"]}, {"id": "2", "type": "HASH_MD5", "indicator": "%s", "should_delete": true}]}' \
+    "$h64" "$h32" >"$bank_seeds/threatexchange"
+  printf '\x03\x00{"hashRecords": [{"signalType": "PDQ", "hashValue": "%s", "hashStatus": "Active", "caseNumbers": ["c1"]}, {"signalType": "MD5", "hashValue": "%s", "hashStatus": "Withdrawn"}]}' \
+    "$h64" "$h32" >"$bank_seeds/stopncii"
+  printf '\x04\x00{"value": [{"Media": [{"MediaID": 1, "Category": "1", "MD5": "%s", "SHA1": "%s"}]}]}' \
+    "$h32" "$h40" >"$bank_seeds/vics"
+  printf '\x05\x00<queryResult><images><image><id>1</id><classification>A1</classification><fingerprints><md5>%s</md5><pdq>%s</pdq></fingerprints></image></images><deletedEntries><video><id>2</id></video></deletedEntries></queryResult>' \
+    "$h32" "$h64" >"$bank_seeds/ncmec"
+  echo "bank seeds: $(ls "$bank_seeds" | wc -l) files; running for ${bank_seconds}s" >&2
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  "$build/src/bank/bank_fuzz" "$work/bank-corpus" "$bank_seeds" \
+    -max_total_time="$bank_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
     -seed="${FUZZ_SEED:-1}" \
     -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
 fi
