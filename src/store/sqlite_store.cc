@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <vector>
@@ -157,6 +158,10 @@ class SqliteEntryWriter final : public EntryWriter {
     if (Status s = Usable(); !s.ok()) return s;
     if (values.size() != outcomes.size()) {
       return Status::InvalidArgument("AddBatch: one outcome per value");
+    }
+    // Positions are sorted as 32-bit numbers.
+    if (values.size() > std::numeric_limits<uint32_t>::max()) {
+      return Status::LimitExceeded("AddBatch: over 2^32 values in one batch");
     }
     const size_t n = values.size();
     const size_t width = SignalBytes(common.signal);
