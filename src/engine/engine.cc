@@ -22,6 +22,7 @@
 #include "safeguard/bank/formats.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/core/hash256.h"
+#include "safeguard/core/utf8.h"
 #include "safeguard/hash/file_signals.h"
 #include "safeguard/policy/policy.h"
 #include "safeguard/store/records.h"
@@ -108,43 +109,6 @@ Result<std::string> OptionalString(const json& j, const char* key, size_t max_le
                    " bytes");
   }
   return v;
-}
-
-// True when `s` is well-formed UTF-8 (no overlong forms, no surrogates, at
-// most U+10FFFF). Metadata that is not would be stored and then break every
-// JSON answer that echoes it.
-bool IsUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (n >= s.size() - i) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += n + 1;
-  }
-  return true;
 }
 
 Status CheckMeta(const ContentMeta& meta) {

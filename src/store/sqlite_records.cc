@@ -831,21 +831,9 @@ class SqliteRecordStore final : public RecordStore {
 
 Result<std::unique_ptr<RecordStore>> OpenSqliteRecordStore(const std::string& path) {
   const bool in_memory = path == ":memory:";
-  if (!in_memory) {
-    std::filesystem::path parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
-    if (ec) return Status::IoError(parent.string() + ": " + ec.message());
-  }
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(
-      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close_v2(db);
-    return Status::IoError(path + ": " + message);
-  }
-  auto store = std::make_unique<SqliteRecordStore>(db);
+  Result<sqlite3*> db = store_internal::OpenDatabaseFile(path);
+  if (!db.ok()) return db.status();
+  auto store = std::make_unique<SqliteRecordStore>(*db);
   if (Status s = store->Init(in_memory); !s.ok()) {
     return Status::Error(s.code(), path + ": " + s.message());
   }

@@ -3,8 +3,10 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 
 #include "safeguard/core/status.h"
@@ -91,6 +93,27 @@ inline Status Exec(sqlite3* db, const char* sql) {
     return Status::IoError("sqlite: " + message);
   }
   return Status::Ok();
+}
+
+// Opens (creating when missing, with its folder) the database file at
+// `path`, or a private in-memory database for ":memory:". The caller owns
+// the handle (sqlite3_close_v2). Errors: kIoError naming the path.
+inline Result<sqlite3*> OpenDatabaseFile(const std::string& path) {
+  if (path != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (ec) return Status::IoError(parent.string() + ": " + ec.message());
+  }
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close_v2(db);
+    return Status::IoError(path + ": " + message);
+  }
+  return db;
 }
 
 }  // namespace safeguard::store_internal
