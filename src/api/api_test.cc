@@ -171,6 +171,10 @@ TEST_F(ApiTest, ReviewRoundTripOverHttp) {
   ASSERT_EQ(next->status, 200) << next->body;
   const int64_t id = Body(next)["id"];
   const std::string base = "/v1/review/" + std::to_string(id);
+  // Another reviewer does not see an item leased to someone else.
+  const std::string bob = *engine_->CreateKey("bob", kScopeReview, "test");
+  EXPECT_EQ(client_->Get(base + "/media", Auth(bob))->status, 409);
+  EXPECT_EQ(client_->Get(base + "/media?original=true", Auth(bob))->status, 409);
   httplib::Result media = client_->Get(base + "/media", Auth(review_));
   ASSERT_TRUE(media);
   EXPECT_EQ(media->status, 200);

@@ -1036,15 +1036,23 @@ Result<std::pair<std::string, std::string>> Engine::ReviewMedia(const Principal&
   Result<std::pair<std::string, std::string>> media =
       [&]() -> Result<std::pair<std::string, std::string>> {
     std::lock_guard lock(impl_->records_mu);
+    Result<ReviewItem> item = impl_->records->GetReview(id);
+    if (!item.ok()) return item.status();
+    // Media is shown to the reviewer who holds the item (or decided it),
+    // never to every key with the review scope: exposure stays with the
+    // person doing the work, and counts are per item actually reviewed.
+    const bool holds = item->state == ReviewState::kLeased && item->lease_owner == who.name &&
+                       item->lease_until_ms >= NowMs();
+    const bool decided = item->state == ReviewState::kDecided && item->reviewer == who.name;
+    if (!holds && !decided) {
+      return Status::FailedPrecondition("review item " + std::to_string(id) +
+                                        " is not leased to you (take it with GET /v1/review/next)");
+    }
     // Only images have a rendition: refuse other media before the view is
     // counted or audited (nothing was shown).
-    if (!original) {
-      Result<ReviewItem> item = impl_->records->GetReview(id);
-      if (!item.ok()) return item.status();
-      if (item->has_media && !item->media_type.starts_with("image/")) {
-        return Status::Unsupported("review item " + std::to_string(id) +
-                                   " is not an image: only ?original=true shows it");
-      }
+    if (!original && item->has_media && !item->media_type.starts_with("image/")) {
+      return Status::Unsupported("review item " + std::to_string(id) +
+                                 " is not an image: only ?original=true shows it");
     }
     return impl_->records->ViewReviewMedia(
         id, who.name, original,
