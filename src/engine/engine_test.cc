@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine_test_util.h"
+#include "pg_test_server.h"
 #include "review_media.h"
 #include "safeguard/store/records.h"
 #include "safeguard/store/store.h"
@@ -203,6 +204,42 @@ TEST_F(EngineTest, ReviewerSeesABlurredGreyRenditionUnlessAskingForTheOriginal) 
   }
   EXPECT_EQ(views, 1);
   EXPECT_EQ(originals, 1);
+}
+
+// The same engine on PostgreSQL (`serve --store postgresql://...`): a match,
+// its review, the feedback into the platform's bank, the audit chain.
+TEST(EngineOnPostgres, MatchReviewFeedbackAndAudit) {
+  test_support::PgTestServer& pg = test_support::PgTestServer::Get();
+  if (!pg.ok()) GTEST_SKIP() << "PostgreSQL test server could not start: " << pg.reason();
+  ASSERT_TRUE(InitializeImageDecoding().ok());
+  ServiceConfig config;
+  config.store_url = pg.NewDatabase();
+  ASSERT_TRUE(config.store_url.starts_with("postgresql://")) << pg.reason();
+  config.index_refresh_ms = 50;
+  Result<std::unique_ptr<Engine>> engine = Engine::Open(config);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Engine& e = **engine;
+  const Principal admin = *e.Authenticate(*e.CreateKey("admin", kScopeAdmin, "test"));
+  const Principal submit = *e.Authenticate(*e.CreateKey("submit", kScopeSubmit, "test"));
+  const Principal review = *e.Authenticate(*e.CreateKey("review", kScopeReview, "test"));
+  const std::string image = MakeImage(31);
+  ASSERT_TRUE(e.CreateBank(admin, {{"name", "pg-bank"}}).ok());
+  ASSERT_TRUE(e.ImportBank(admin, "pg-bank", "plain", "pdq", false, PdqOf(image).first).ok());
+  Result<json> a = e.SubmitContent(submit, image, ContentMeta{"pg-1", "u", "", 0});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ((*a)["decision"]["action"], "block");
+  const int64_t id = (*a)["review"]["id"];
+  ASSERT_TRUE(e.NextReview(review).ok());
+  ASSERT_TRUE(e.DecideReview(review, id, "confirm", "").ok());
+  Result<json> again = e.SubmitContent(submit, image, ContentMeta{"pg-2", "u", "", 0});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["review"]["already_confirmed_by"], id);
+  bool own = false;
+  for (const json& m : (*again)["matches"]) own = own || m["bank"] == "platform-confirmed";
+  EXPECT_TRUE(own);
+  Result<int64_t> verified = e.VerifyAudit();
+  ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+  EXPECT_GE(*verified, 6);
 }
 
 TEST(ReviewMedia, BlurSmoothsEdgesAndZeroSigmaKeepsThem) {
