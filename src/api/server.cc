@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unordered_map>
 
 #include "metrics.h"
@@ -136,6 +137,12 @@ struct ApiServer::Impl {
   Metrics metrics;
   std::vector<std::string> routes;
   int port = 0;
+  // Stop() may come before Run() has started listening (httplib's stop()
+  // does nothing then, and the listen loop would never end): these let Stop
+  // either keep Run from listening or wait until it listens.
+  std::atomic<bool> stop_requested{false};
+  std::atomic<bool> run_started{false};
+  std::atomic<bool> run_finished{false};
 
   explicit Impl(Engine& e) : engine(e), limiter(e.config().rate_per_key, e.config().rate_burst) {}
 
@@ -556,13 +563,26 @@ Status ApiServer::Bind(const std::string& host, int port) {
 int ApiServer::port() const { return impl_->port; }
 
 Status ApiServer::Run() {
-  if (!impl_->http.listen_after_bind()) {
-    return impl_->http.is_valid() ? Status::Ok() : Status::IoError("the HTTP server failed");
+  impl_->run_started = true;
+  if (impl_->stop_requested) {
+    impl_->run_finished = true;
+    return Status::Ok();
   }
+  const bool ok = impl_->http.listen_after_bind();
+  impl_->run_finished = true;
+  if (!ok && !impl_->http.is_valid()) return Status::IoError("the HTTP server failed");
   return Status::Ok();
 }
 
-void ApiServer::Stop() { impl_->http.stop(); }
+void ApiServer::Stop() {
+  impl_->stop_requested = true;
+  // Run has begun but may not be listening yet: wait until it is (or it
+  // returned), so that stop() reaches the listen loop.
+  while (impl_->run_started && !impl_->run_finished && !impl_->http.is_running()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  impl_->http.stop();
+}
 
 std::vector<std::string> ApiServer::Routes() const { return impl_->routes; }
 
