@@ -50,6 +50,14 @@ CREATE INDEX entries_source_id ON entries(bank_id, source_id) WHERE source_id <>
 ALTER TABLE entries ALTER COLUMN value TYPE bytea USING decode(value, 'hex');
 ALTER TABLE changes ADD COLUMN last_entry_id BIGINT NOT NULL DEFAULT 0;
 )sql",
+    // The payloads of video signatures (vPDQ text, .tmk bytes), one row per
+    // entry of a payload signal, apart from the entries so that scans of
+    // them never read payloads.
+    R"sql(
+CREATE TABLE entry_payloads(
+  entry_id BIGINT PRIMARY KEY REFERENCES entries(id),
+  payload bytea NOT NULL);
+)sql",
 };
 
 }  // namespace safeguard::pg_schema

@@ -42,6 +42,12 @@ constexpr const char* kBankColumns =
 constexpr const char* kEntryColumns =
     "id, bank_id, signal, encode(value, 'hex'), added_at, removed, labels, source, source_id, "
     "added_by, removed_at, removed_reason";
+// kEntryColumns and then the payload as hex ('' for signals without one).
+constexpr const char* kEntryColumnsWithPayload =
+    "id, bank_id, signal, encode(value, 'hex'), added_at, removed, labels, source, source_id, "
+    "added_by, removed_at, removed_reason, "
+    "COALESCE((SELECT encode(payload, 'hex') FROM entry_payloads WHERE entry_id = entries.id), "
+    "'')";
 constexpr const char* kInsertChange =
     "INSERT INTO changes(kind, bank_id, entry_id, time, last_entry_id) VALUES($1, $2, $3, $4, $5)";
 
@@ -74,6 +80,12 @@ Entry EntryFromRow(const PGresult* r, int row) {
   e.provenance.added_by = Text(r, row, 9);
   e.removed_at = Int(r, row, 10);
   e.removed_reason = Text(r, row, 11);
+  if (PQnfields(r) > 12) {
+    // encode() may break long hex into lines of 76 characters.
+    std::string hex = Text(r, row, 12);
+    std::erase(hex, '\n');
+    (void)store_internal::AppendHexBytes(hex, &e.payload);
+  }
   return e;
 }
 
@@ -130,8 +142,15 @@ class PgEntryWriter final : public EntryWriter {
   Result<AddOutcome> Add(const Entry& e) override {
     if (Status s = Usable(); !s.ok()) return s;
     if (Status s = CheckCanonical(e.signal, e.value); !s.ok()) return s;
+    if (Status s = store_internal::CheckPayload(e); !s.ok()) return s;
     Result<std::pair<AddOutcome, int64_t>> added = AddOne(e, e.value, LabelsToJson(e.labels));
     if (!added.ok()) return Broken(added.status());
+    if (added->first == AddOutcome::kAdded && !e.payload.empty()) {
+      Result<ResultPtr> ins =
+          db_->Exec("INSERT INTO entry_payloads(entry_id, payload) VALUES($1, decode($2, 'hex'))",
+                    Params().Add(added->second).Add(store_internal::SignalHex(e.payload)));
+      if (!ins.ok()) return Broken(ins.status());
+    }
     if (added->first == AddOutcome::kAdded) {
       if (Status s = AppendChange(*db_, ChangeKind::kEntryAdded, bank_id_, added->second,
                                   e.provenance.added_at);
@@ -149,6 +168,10 @@ class PgEntryWriter final : public EntryWriter {
     if (Status s = Usable(); !s.ok()) return s;
     if (values.size() != outcomes.size()) {
       return Status::InvalidArgument("AddBatch: one outcome per value");
+    }
+    if (SignalHasPayload(common.signal)) {
+      return Status::InvalidArgument("AddBatch: " + std::string(SignalTypeName(common.signal)) +
+                                     " entries carry payloads; add them one by one");
     }
     for (size_t i = 0; i < values.size(); ++i) {
       if (Status s = CheckCanonical(common.signal, values[i]); !s.ok()) {
@@ -383,7 +406,7 @@ class PgStore final : public Store {
 
   Result<Entry> GetEntry(int64_t entry_id) override {
     Result<ResultPtr> r =
-        db_.Exec(std::string("SELECT ") + kEntryColumns + " FROM entries WHERE id=$1",
+        db_.Exec(std::string("SELECT ") + kEntryColumnsWithPayload + " FROM entries WHERE id=$1",
                  Params().Add(entry_id));
     if (!r.ok()) return r.status();
     if (PQntuples(r->get()) == 0) return Status::NotFound("no entry " + std::to_string(entry_id));
@@ -393,12 +416,15 @@ class PgStore final : public Store {
   // Pages through the bank by id (keyset pagination): memory stays bounded.
   Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
                       const std::function<Status(const Entry&)>& fn) override {
-    constexpr int64_t kPage = 10000;
-    std::string sql = std::string("SELECT ") + kEntryColumns +
+    // Pages of payloads (up to kMaxPayloadBytes each, a .tmk 257 KiB) are
+    // kept small.
+    const int64_t page = filter.payloads ? 64 : 10000;
+    std::string sql = std::string("SELECT ") +
+                      (filter.payloads ? kEntryColumnsWithPayload : kEntryColumns) +
                       " FROM entries WHERE bank_id=$1 AND id>$2 AND id<=$4 AND ($3 < 0 OR "
                       "signal=$3)";
     if (!filter.include_removed) sql += " AND removed=0";
-    sql += " ORDER BY id LIMIT " + std::to_string(kPage);
+    sql += " ORDER BY id LIMIT " + std::to_string(page);
     if (filter.first_id > filter.last_id) return Status::Ok();
     int64_t after = std::max<int64_t>(filter.first_id, 1) - 1;
     const int64_t signal = filter.signal ? static_cast<int64_t>(*filter.signal) : -1;
@@ -412,7 +438,7 @@ class PgStore final : public Store {
         after = e.id;
         if (Status s = fn(e); !s.ok()) return s;
       }
-      if (n < kPage) return Status::Ok();
+      if (n < page) return Status::Ok();
     }
   }
 

@@ -15,11 +15,10 @@ namespace safeguard::store_internal {
 // Bytes of a value of this type.
 constexpr size_t SignalBytes(SignalType type) { return SignalHexDigits(type) / 2; }
 
-// Appends the bytes of canonical hex `hex` to `out`. False (and `out`
-// unchanged) when `hex` is not canonical for `type`: the wrong length, or a
-// character other than 0-9 and a-f. (A table, not branches: imports run this
-// for every line.)
-inline bool AppendSignalBytes(SignalType type, std::string_view hex, std::string* out) {
+// Appends the bytes that lowercase hex `hex` spells to `out`. False (and
+// `out` unchanged) for an odd length or a character other than 0-9 and a-f.
+// (A table, not branches: imports run this for every line.)
+inline bool AppendHexBytes(std::string_view hex, std::string* out) {
   static constexpr auto kNibble = [] {
     std::array<int8_t, 256> t{};
     t.fill(-1);
@@ -27,7 +26,7 @@ inline bool AppendSignalBytes(SignalType type, std::string_view hex, std::string
     for (int c = 'a'; c <= 'f'; ++c) t[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
     return t;
   }();
-  if (hex.size() != 2 * SignalBytes(type)) return false;
+  if (hex.size() % 2 != 0) return false;
   const size_t start = out->size();
   out->resize(start + hex.size() / 2);
   char* dst = out->data() + start;
@@ -43,6 +42,12 @@ inline bool AppendSignalBytes(SignalType type, std::string_view hex, std::string
     return false;
   }
   return true;
+}
+
+// AppendHexBytes of a value canonical for `type` (SignalHexDigits digits);
+// false for any other.
+inline bool AppendSignalBytes(SignalType type, std::string_view hex, std::string* out) {
+  return hex.size() == 2 * SignalBytes(type) && AppendHexBytes(hex, out);
 }
 
 // The canonical (lowercase) hex of stored bytes.
@@ -61,6 +66,29 @@ inline Status NotCanonical(SignalType type) {
   return Status::InvalidArgument("not a canonical " + std::string(SignalTypeName(type)) +
                                  " value (" + std::to_string(2 * SignalBytes(type)) +
                                  " lowercase hex digits)");
+}
+
+// The payload rules of EntryWriter::Add, the same for every store: a payload
+// signal carries 1..kMaxPayloadBytes bytes whose PayloadKey is its value; the
+// other signals carry none.
+inline Status CheckPayload(const Entry& e) {
+  const std::string name(SignalTypeName(e.signal));
+  if (!SignalHasPayload(e.signal)) {
+    if (e.payload.empty()) return Status::Ok();
+    return Status::InvalidArgument("a " + name + " entry carries no payload");
+  }
+  if (e.payload.empty()) {
+    return Status::InvalidArgument("a " + name + " entry needs its signature as payload");
+  }
+  if (e.payload.size() > kMaxPayloadBytes) {
+    return Status::LimitExceeded("a " + name + " payload of " + std::to_string(e.payload.size()) +
+                                 " bytes is over the limit of " + std::to_string(kMaxPayloadBytes));
+  }
+  if (PayloadKey(e.payload) != e.value) {
+    return Status::InvalidArgument("a " + name +
+                                   " entry's value must be the SHA-256 of its payload");
+  }
+  return Status::Ok();
 }
 
 }  // namespace safeguard::store_internal

@@ -104,7 +104,16 @@ INSERT INTO entry_keys SELECT bank_id, signal, value, id FROM entries
 ALTER TABLE changes ADD COLUMN last_entry_id INTEGER NOT NULL DEFAULT 0;
 )sql";
 
-constexpr std::array<const char*, 4> kMigrations = {kV1, kV2, kV3, kV4};
+// Version 5: the payloads of video signatures (vPDQ text, .tmk bytes), one
+// row per entry of a payload signal, in their own table so that scans of the
+// entries never read them.
+constexpr const char* kV5 = R"sql(
+CREATE TABLE entry_payloads(
+  entry_id INTEGER PRIMARY KEY,
+  payload BLOB NOT NULL);
+)sql";
+
+constexpr std::array<const char*, 5> kMigrations = {kV1, kV2, kV3, kV4, kV5};
 
 }  // namespace
 

@@ -32,6 +32,11 @@ constexpr const char* kBankColumns =
 constexpr const char* kEntryColumns =
     "id, bank_id, signal, value, added_at, removed, labels, source, source_id, added_by, "
     "removed_at, removed_reason";
+// kEntryColumns and then the payload (NULL for the signals without one).
+constexpr const char* kEntryColumnsWithPayload =
+    "id, bank_id, signal, value, added_at, removed, labels, source, source_id, added_by, "
+    "removed_at, removed_reason, "
+    "(SELECT payload FROM entry_payloads WHERE entry_id = entries.id)";
 
 Bank BankFromRow(const Stmt& s) {
   Bank b;
@@ -62,6 +67,7 @@ Entry EntryFromRow(const Stmt& s) {
   e.provenance.added_by = s.Text(9);
   e.removed_at = s.Int(10);
   e.removed_reason = s.Text(11);
+  if (s.ColumnCount() > 12) e.payload = s.Blob(12);
   return e;
 }
 
@@ -112,6 +118,7 @@ class SqliteEntryWriter final : public EntryWriter {
          "UPDATE entries SET removed=0, removed_at=0, removed_reason='', added_at=?2, "
          "labels=?3, source=?4, source_id=?5, added_by=?6 WHERE id=?1"},
         {&remove_, "UPDATE entries SET removed=1, removed_at=?2, removed_reason=?3 WHERE id=?1"},
+        {&insert_payload_, "INSERT INTO entry_payloads(entry_id, payload) VALUES(?1, ?2)"},
         {&change_, kInsertChange},
     };
     for (const auto& [stmt, sql] : statements) {
@@ -132,6 +139,7 @@ class SqliteEntryWriter final : public EntryWriter {
     if (Status s = Usable(); !s.ok()) return s;
     std::string key;
     if (!AppendSignalBytes(e.signal, e.value, &key)) return NotCanonical(e.signal);
+    if (Status s = store_internal::CheckPayload(e); !s.ok()) return s;
     const std::string labels = LabelsToJson(e.labels);
     const int64_t id = next_id_;
     Result<bool> fresh = InsertKey(e.signal, key, id);
@@ -142,6 +150,10 @@ class SqliteEntryWriter final : public EntryWriter {
       return *outcome;
     }
     if (Status s = InsertRow(id, e, key, labels); !s.ok()) return Broken(s);
+    if (!e.payload.empty()) {
+      if (Status s = insert_payload_.Bind(1, id).BindBlob(2, e.payload).Run(); !s.ok())
+        return Broken(s);
+    }
     next_id_ = id + 1;
     if (Status s =
             AppendChange(change_, ChangeKind::kEntryAdded, bank_id_, id, e.provenance.added_at);
@@ -158,6 +170,10 @@ class SqliteEntryWriter final : public EntryWriter {
     if (Status s = Usable(); !s.ok()) return s;
     if (values.size() != outcomes.size()) {
       return Status::InvalidArgument("AddBatch: one outcome per value");
+    }
+    if (SignalHasPayload(common.signal)) {
+      return Status::InvalidArgument("AddBatch: " + std::string(SignalTypeName(common.signal)) +
+                                     " entries carry payloads; add them one by one");
     }
     // Positions are sorted as 32-bit numbers.
     if (values.size() > std::numeric_limits<uint32_t>::max()) {
@@ -355,7 +371,7 @@ class SqliteEntryWriter final : public EntryWriter {
   bool done_ = false;
   bool broken_ = false;
   int64_t next_id_ = 1;
-  Stmt insert_key_, find_, find_tombstone_, insert_, revive_, remove_, change_;
+  Stmt insert_key_, find_, find_tombstone_, insert_, revive_, remove_, insert_payload_, change_;
 };
 
 class SqliteStore final : public Store {
@@ -481,8 +497,8 @@ class SqliteStore final : public Store {
   }
 
   Result<Entry> GetEntry(int64_t entry_id) override {
-    Result<Stmt> q =
-        Stmt::Prepare(db_, std::string("SELECT ") + kEntryColumns + " FROM entries WHERE id=?1");
+    Result<Stmt> q = Stmt::Prepare(
+        db_, std::string("SELECT ") + kEntryColumnsWithPayload + " FROM entries WHERE id=?1");
     if (!q.ok()) return q.status();
     q->Bind(1, entry_id);
     Result<bool> row = q->Step();
@@ -493,7 +509,8 @@ class SqliteStore final : public Store {
 
   Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
                       const std::function<Status(const Entry&)>& fn) override {
-    std::string sql = std::string("SELECT ") + kEntryColumns +
+    std::string sql = std::string("SELECT ") +
+                      (filter.payloads ? kEntryColumnsWithPayload : kEntryColumns) +
                       " FROM entries WHERE bank_id=?1 AND id BETWEEN ?3 AND ?4";
     if (filter.signal) sql += " AND signal=?2";
     if (!filter.include_removed) sql += " AND removed=0";

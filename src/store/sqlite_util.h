@@ -68,6 +68,7 @@ class Stmt {
     sqlite3_clear_bindings(stmt_);
   }
 
+  int ColumnCount() const { return sqlite3_column_count(stmt_); }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string Text(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);

@@ -1,9 +1,12 @@
 #include "safeguard/store/store.h"
 
+#include <openssl/sha.h>
+
 #include <cctype>
 #include <filesystem>
 #include <system_error>
 
+#include "signal_bytes.h"
 #include "store_url.h"
 
 namespace safeguard {
@@ -29,6 +32,10 @@ std::string_view SignalTypeName(SignalType type) {
       return "sha1";
     case SignalType::kSha256:
       return "sha256";
+    case SignalType::kVpdq:
+      return "vpdq";
+    case SignalType::kTmk:
+      return "tmk";
   }
   return "unknown";
 }
@@ -38,8 +45,17 @@ Result<SignalType> ParseSignalType(std::string_view name) {
   if (name == "md5") return SignalType::kMd5;
   if (name == "sha1") return SignalType::kSha1;
   if (name == "sha256") return SignalType::kSha256;
+  if (name == "vpdq") return SignalType::kVpdq;
+  if (name == "tmk") return SignalType::kTmk;
   return Status::InvalidArgument("unknown signal type '" + std::string(name) +
-                                 "' (expected pdq, md5, sha1 or sha256)");
+                                 "' (expected pdq, md5, sha1, sha256, vpdq or tmk)");
+}
+
+std::string PayloadKey(std::string_view payload) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), digest);
+  return store_internal::SignalHex(
+      std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 Result<std::string> NormalizeSignalValue(SignalType type, std::string_view value) {

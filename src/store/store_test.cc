@@ -61,11 +61,14 @@ TEST(SignalValueTest, NormalizesAndRefuses) {
   EXPECT_TRUE(NormalizeSignalValue(SignalType::kSha1, std::string(40, 'f')).ok());
   EXPECT_TRUE(NormalizeSignalValue(SignalType::kPdq, std::string(64, '0')).ok());
   EXPECT_TRUE(NormalizeSignalValue(SignalType::kSha256, std::string(64, '9')).ok());
-  for (SignalType t :
-       {SignalType::kPdq, SignalType::kMd5, SignalType::kSha1, SignalType::kSha256}) {
+  for (SignalType t : {SignalType::kPdq, SignalType::kMd5, SignalType::kSha1, SignalType::kSha256,
+                       SignalType::kVpdq, SignalType::kTmk}) {
     EXPECT_EQ(*ParseSignalType(SignalTypeName(t)), t);
+    EXPECT_EQ(SignalHasPayload(t), t == SignalType::kVpdq || t == SignalType::kTmk);
   }
-  EXPECT_FALSE(ParseSignalType("tmk").ok());
+  EXPECT_FALSE(ParseSignalType("photodna").ok());
+  // The SHA-256 of "abc" (FIPS 180-2's example).
+  EXPECT_EQ(PayloadKey("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(*ParseBankKind("allow"), BankKind::kAllow);
   EXPECT_FALSE(ParseBankKind("deny").ok());
 }
@@ -185,6 +188,90 @@ TEST_P(StoreTest, EntriesAreIdempotentTombstonedAndLogged) {
   ASSERT_TRUE((*w)->Commit().ok());
   EXPECT_FALSE(store->GetEntry(all[1].id)->removed);
   EXPECT_EQ(store->GetEntry(12345).status().code(), ErrorCode::kNotFound);
+}
+
+// Video signatures: the value is the SHA-256 of the payload, which the store
+// keeps beside the entry and returns when asked.
+TEST_P(StoreTest, PayloadEntriesKeepTheirSignatures) {
+  auto& store = store_;
+  BankSpec spec;
+  spec.name = "videos";
+  Bank bank = *store->CreateBank(spec, 1);
+  std::string tmk(263'344, '\0');
+  for (size_t i = 0; i < tmk.size(); ++i) tmk[i] = static_cast<char>(i * 7 + (i >> 9));
+  const std::string vpdq = "0,100," + std::string(64, 'e') + ",0.000\n";
+  auto with = [](SignalType signal, const std::string& payload) {
+    Entry e = MakeEntry(signal, PayloadKey(payload));
+    e.payload = payload;
+    return e;
+  };
+  int64_t tmk_id = 0;
+  {
+    auto w = store->BeginWrite(bank.id);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(*(*w)->Add(with(SignalType::kTmk, tmk)), AddOutcome::kAdded);
+    EXPECT_EQ(*(*w)->Add(with(SignalType::kVpdq, vpdq)), AddOutcome::kAdded);
+    EXPECT_EQ(*(*w)->Add(with(SignalType::kVpdq, vpdq)), AddOutcome::kUnchanged);
+    // Refusals: no payload, a value that is not the payload's key, a payload
+    // on a hash signal, a batch, a payload over the limit.
+    EXPECT_EQ((*w)->Add(MakeEntry(SignalType::kTmk, PayloadKey(tmk))).status().code(),
+              ErrorCode::kInvalidArgument);
+    Entry wrong = with(SignalType::kVpdq, vpdq + "1,100," + std::string(64, 'a') + ",1.000\n");
+    wrong.value = PayloadKey(vpdq);
+    EXPECT_EQ((*w)->Add(wrong).status().code(), ErrorCode::kInvalidArgument);
+    Entry md5 = MakeEntry(SignalType::kMd5, std::string(32, 'a'));
+    md5.payload = "x";
+    EXPECT_EQ((*w)->Add(md5).status().code(), ErrorCode::kInvalidArgument);
+    const std::string key = PayloadKey("z");
+    std::vector<std::string_view> values = {key};
+    std::vector<AddOutcome> outcomes(1);
+    EXPECT_EQ((*w)->AddBatch(with(SignalType::kVpdq, "z"), values, outcomes).code(),
+              ErrorCode::kInvalidArgument);
+    EXPECT_EQ(
+        (*w)->Add(with(SignalType::kTmk, std::string(kMaxPayloadBytes + 1, 'x'))).status().code(),
+        ErrorCode::kLimitExceeded);
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  // Only what was accepted is there, payloads with it.
+  std::vector<Entry> scanned;
+  ASSERT_TRUE(store
+                  ->ForEachEntry(bank.id, {},
+                                 [&](const Entry& e) {
+                                   scanned.push_back(e);
+                                   return Status::Ok();
+                                 })
+                  .ok());
+  ASSERT_EQ(scanned.size(), 2u);
+  EXPECT_TRUE(scanned[0].payload.empty());  // not asked for
+  tmk_id = scanned[0].id;
+  Store::EntryFilter filter;
+  filter.payloads = true;
+  filter.signal = SignalType::kTmk;
+  scanned.clear();
+  ASSERT_TRUE(store
+                  ->ForEachEntry(bank.id, filter,
+                                 [&](const Entry& e) {
+                                   scanned.push_back(e);
+                                   return Status::Ok();
+                                 })
+                  .ok());
+  ASSERT_EQ(scanned.size(), 1u);
+  EXPECT_EQ(scanned[0].payload, tmk);
+  EXPECT_EQ(scanned[0].value, PayloadKey(tmk));
+  EXPECT_EQ(store->GetEntry(tmk_id)->payload, tmk);
+  // A removed signature comes back with its payload.
+  {
+    auto w = store->BeginWrite(bank.id);
+    ASSERT_TRUE(w.ok());
+    EXPECT_TRUE(*(*w)->Remove(SignalType::kTmk, PayloadKey(tmk), 5, "withdrawn"));
+    EXPECT_EQ(*(*w)->Add(with(SignalType::kTmk, tmk)), AddOutcome::kRevived);
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  Result<Entry> revived = store->GetEntry(tmk_id);
+  ASSERT_TRUE(revived.ok());
+  EXPECT_FALSE(revived->removed);
+  EXPECT_EQ(revived->payload, tmk);
+  EXPECT_EQ(store->CountEntries(bank.id)->live, 2);
 }
 
 TEST_P(StoreTest, RemovesBySourceId) {
@@ -542,7 +629,7 @@ TEST(PostgresStoreTest, MigratesVersionTwoDatabase) {
   }
   auto store = OpenStore(url);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 3);
+  EXPECT_EQ((*store)->SchemaVersion(), 4);
   Result<Bank> bank = (*store)->GetBank("legacy");
   ASSERT_TRUE(bank.ok());
   EXPECT_EQ(bank->spec.kind, BankKind::kAllow);

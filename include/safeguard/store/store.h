@@ -40,14 +40,28 @@ enum class SignalType : int {
   kMd5 = 1,
   kSha1 = 2,
   kSha256 = 3,
+  // Video signatures (see SignalHasPayload): the entry's value is the SHA-256
+  // of the signature, which the entry carries as its payload.
+  kVpdq = 4,  // vPDQ frames, the reference's text (FormatVpdq)
+  kTmk = 5,   // TMK+PDQF, the reference's .tmk bytes
 };
 
 std::string_view BankKindName(BankKind kind);  // "block", "allow"
 Result<BankKind> ParseBankKind(std::string_view name);
-std::string_view SignalTypeName(SignalType type);  // "pdq", "md5", "sha1", "sha256"
+// "pdq", "md5", "sha1", "sha256", "vpdq", "tmk".
+std::string_view SignalTypeName(SignalType type);
 Result<SignalType> ParseSignalType(std::string_view name);
 
-// Hex digits of a value: 64 for PDQ and SHA-256, 32 for MD5, 40 for SHA-1.
+// True for the signals whose entries carry a payload (the video signatures,
+// too large and too structured to be a key): their value is
+// PayloadKey(payload), the SHA-256 of the payload, so that the bank still
+// holds one entry per distinct signature.
+constexpr bool SignalHasPayload(SignalType type) {
+  return type == SignalType::kVpdq || type == SignalType::kTmk;
+}
+
+// Hex digits of a value: 64 for PDQ, SHA-256 and the payload signals, 32 for
+// MD5, 40 for SHA-1.
 constexpr size_t SignalHexDigits(SignalType type) {
   switch (type) {
     case SignalType::kMd5:
@@ -56,10 +70,20 @@ constexpr size_t SignalHexDigits(SignalType type) {
       return 40;
     case SignalType::kPdq:
     case SignalType::kSha256:
+    case SignalType::kVpdq:
+    case SignalType::kTmk:
       return 64;
   }
   return 0;
 }
+
+// The value of an entry whose signal has a payload: the lowercase hex SHA-256
+// of the payload's bytes.
+std::string PayloadKey(std::string_view payload);
+
+// The largest payload a store accepts (a vPDQ of every frame of a four-hour
+// video at 30 fps is about 36 MiB of text).
+inline constexpr size_t kMaxPayloadBytes = size_t{64} << 20;
 
 // Checks a signal value and returns its canonical form: lowercase hex of the
 // right length (SignalHexDigits).
@@ -114,6 +138,10 @@ struct Entry {
   int64_t bank_id = 0;
   SignalType signal = SignalType::kPdq;
   std::string value;  // canonical (NormalizeSignalValue)
+  // The signature of a payload signal (SignalHasPayload): vPDQ text or .tmk
+  // bytes; value == PayloadKey(payload). Empty for the other signals.
+  // GetEntry fills it; ForEachEntry only when EntryFilter::payloads is set.
+  std::string payload;
   Labels labels;
   Provenance provenance;
   // A removed entry is kept as a tombstone, so that its removal is known.
@@ -162,7 +190,12 @@ class EntryWriter {
 
   // Adds an entry (entry.value must be canonical; id, bank_id and removal
   // fields are ignored). A live entry with the same signal and value is left
-  // as it is. Errors: kInvalidArgument (a value that is not canonical).
+  // as it is. A payload signal needs its payload (1..kMaxPayloadBytes bytes)
+  // and value == PayloadKey(payload); other signals none. The store keeps
+  // the payload's bytes as given: the caller checks that they parse.
+  // Errors: kInvalidArgument (a value that is not canonical, a payload
+  // missing, unexpected or not matching the value), kLimitExceeded (payload
+  // too large).
   virtual Result<AddOutcome> Add(const Entry& entry) = 0;
 
   // Adds entries that differ only in their value (a plain list): the same
@@ -174,7 +207,8 @@ class EntryWriter {
   // event (revived ones stay kEntryAdded events). common.value is ignored.
   // Memory: proportional to the batch, which the caller bounds.
   // REQUIRES: outcomes.size() == values.size().
-  // Errors: kInvalidArgument (a value that is not canonical; nothing of the
+  // Errors: kInvalidArgument (a value that is not canonical, or a payload
+  // signal, which only Add takes; nothing of the
   // batch is written), the store's. After an error other than that, part of
   // the batch may be written: abandon the writer (its transaction rolls back).
   virtual Status AddBatch(const Entry& common, std::span<const std::string_view> values,
@@ -226,6 +260,8 @@ class Store {
     // Only ids in [first_id, last_id] (inclusive), e.g. a kEntriesAdded range.
     int64_t first_id = 0;
     int64_t last_id = std::numeric_limits<int64_t>::max();
+    // Fill Entry::payload (payload signals). Off, a scan reads no payload.
+    bool payloads = false;
   };
   virtual Status ForEachEntry(int64_t bank_id, const EntryFilter& filter,
                               const std::function<Status(const Entry&)>& fn) = 0;
