@@ -1,6 +1,7 @@
 #include "safeguard/bank/matcher.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "safeguard/index/digest_index.h"
@@ -21,6 +22,8 @@ std::optional<DigestType> ToDigestType(SignalType signal) {
     case SignalType::kSha256:
       return DigestType::kSha256;
     case SignalType::kPdq:
+    case SignalType::kVpdq:
+    case SignalType::kTmk:
       break;
   }
   return std::nullopt;
@@ -32,11 +35,42 @@ struct IndexedEntry {
   SignalType signal = SignalType::kPdq;
   std::string value;
   Labels labels;
+  // vPDQ: the ids of its frames in the frame index, [first_frame,
+  // first_frame + frame_count).
+  uint64_t first_frame = 0;
+  uint32_t frame_count = 0;
+  // TMK: the signature.
+  std::shared_ptr<const TmkSignature> tmk;
 };
+
+IndexedEntry Indexed(const Entry& e) {
+  IndexedEntry x;
+  x.bank_id = e.bank_id;
+  x.signal = e.signal;
+  x.value = e.value;
+  x.labels = e.labels;
+  return x;
+}
 
 bool HitOrder(const BankHit& a, const BankHit& b) {
   if (a.distance != b.distance) return a.distance < b.distance;
   return a.entry_id < b.entry_id;
+}
+
+bool VpdqHitOrder(const BankHit& a, const BankHit& b) {
+  if (a.query_percent != b.query_percent) return a.query_percent > b.query_percent;
+  if (a.entry_percent != b.entry_percent) return a.entry_percent > b.entry_percent;
+  return a.entry_id < b.entry_id;
+}
+
+bool TmkHitOrder(const BankHit& a, const BankHit& b) {
+  if (a.level2 != b.level2) return a.level2 > b.level2;
+  if (a.level1 != b.level1) return a.level1 > b.level1;
+  return a.entry_id < b.entry_id;
+}
+
+Status BadEntry(int64_t id, const Status& why) {
+  return Status::Corrupt("entry " + std::to_string(id) + ": " + why.message());
 }
 
 }  // namespace
@@ -44,6 +78,11 @@ bool HitOrder(const BankHit& a, const BankHit& b) {
 struct BankMatcher::Impl {
   PdqIndex pdq;
   DigestIndex digests;
+  // vPDQ frames: ids handed out in ascending runs, one run per video; the
+  // map takes a run's first id to its entry.
+  PdqIndex frames;
+  std::map<uint64_t, int64_t> frame_runs;
+  uint64_t next_frame = 1;
   std::unordered_map<int64_t, Bank> banks;  // every bank, enabled or not
   std::unordered_map<int64_t, IndexedEntry> entries;
   int64_t sequence = 0;
@@ -53,9 +92,43 @@ struct BankMatcher::Impl {
     return it != banks.end() && it->second.spec.enabled;
   }
 
-  Status Index(const Entry& e) {
+  // A video entry; `e` has its payload.
+  Status IndexVideo(const Entry& e) {
+    IndexedEntry indexed = Indexed(e);
+    if (e.signal == SignalType::kTmk) {
+      Result<TmkSignature> sig =
+          ParseTmk(reinterpret_cast<const uint8_t*>(e.payload.data()), e.payload.size());
+      if (!sig.ok()) return BadEntry(e.id, sig.status());
+      indexed.tmk = std::make_shared<const TmkSignature>(std::move(*sig));
+    } else {
+      Result<std::vector<VpdqFrame>> parsed = ParseVpdq(e.payload);
+      if (!parsed.ok()) return BadEntry(e.id, parsed.status());
+      VpdqMatchOptions prepare;
+      prepare.min_quality = banks.at(e.bank_id).spec.pdq_min_quality;
+      const std::vector<VpdqFrame> kept = VpdqPrepare(*parsed, prepare);
+      std::vector<PdqEntry> run;
+      run.reserve(kept.size());
+      for (const VpdqFrame& f : kept) run.push_back(PdqEntry{next_frame + run.size(), f.hash});
+      if (Status s = frames.Add(run); !s.ok()) return s;
+      indexed.first_frame = next_frame;
+      indexed.frame_count = static_cast<uint32_t>(run.size());
+      if (!run.empty()) frame_runs.emplace(next_frame, e.id);
+      next_frame += run.size();
+    }
+    entries.emplace(e.id, std::move(indexed));
+    return Status::Ok();
+  }
+
+  Status Index(Store& store, const Entry& e) {
     if (e.removed || entries.contains(e.id) || !Enabled(e.bank_id)) return Status::Ok();
     const auto id = static_cast<uint64_t>(e.id);
+    if (SignalHasPayload(e.signal)) {
+      if (!e.payload.empty()) return IndexVideo(e);
+      // Scans leave payloads out: read this one.
+      Result<Entry> whole = store.GetEntry(e.id);
+      if (!whole.ok()) return whole.status();
+      return IndexVideo(*whole);
+    }
     if (e.signal == SignalType::kPdq) {
       Result<Hash256> h = Hash256::FromHex(e.value);
       if (!h.ok())
@@ -67,7 +140,7 @@ struct BankMatcher::Impl {
         return Status::Corrupt("entry " + std::to_string(e.id) + ": " + d.status().message());
       if (Status s = digests.Add(*d, id); !s.ok()) return s;
     }
-    entries.emplace(e.id, IndexedEntry{e.bank_id, e.signal, e.value, e.labels});
+    entries.emplace(e.id, Indexed(e));
     return Status::Ok();
   }
 
@@ -75,7 +148,14 @@ struct BankMatcher::Impl {
     auto it = entries.find(entry_id);
     if (it == entries.end()) return Status::Ok();
     const auto id = static_cast<uint64_t>(entry_id);
-    if (it->second.signal == SignalType::kPdq) {
+    if (it->second.signal == SignalType::kVpdq) {
+      std::vector<uint64_t> run(it->second.frame_count);
+      for (size_t i = 0; i < run.size(); ++i) run[i] = it->second.first_frame + i;
+      if (Status s = frames.Remove(run); !s.ok()) return s;
+      frame_runs.erase(it->second.first_frame);
+    } else if (it->second.signal == SignalType::kTmk) {
+      // Nothing indexed beside the entry.
+    } else if (it->second.signal == SignalType::kPdq) {
       if (Status s = pdq.Remove(id); !s.ok()) return s;
     } else {
       Result<Digest> d = Digest::FromHex(*ToDigestType(it->second.signal), it->second.value);
@@ -88,7 +168,7 @@ struct BankMatcher::Impl {
   }
 
   Status LoadBank(Store& store, int64_t bank_id) {
-    return store.ForEachEntry(bank_id, {}, [&](const Entry& e) { return Index(e); });
+    return store.ForEachEntry(bank_id, {}, [&](const Entry& e) { return Index(store, e); });
   }
 
   Status UnloadBank(int64_t bank_id) {
@@ -109,9 +189,15 @@ struct BankMatcher::Impl {
         Result<Bank> bank = store.GetBankById(c.bank_id);
         if (!bank.ok()) return bank.status();
         const bool was = Enabled(c.bank_id);
+        const int old_quality = was ? banks.at(c.bank_id).spec.pdq_min_quality : 0;
         banks[c.bank_id] = *bank;
         if (!was && bank->spec.enabled) return LoadBank(store, c.bank_id);
         if (was && !bank->spec.enabled) return UnloadBank(c.bank_id);
+        // vPDQ frames were filtered with the old minimum quality.
+        if (was && old_quality != bank->spec.pdq_min_quality) {
+          if (Status s = UnloadBank(c.bank_id); !s.ok()) return s;
+          return LoadBank(store, c.bank_id);
+        }
         return Status::Ok();
       }
       case ChangeKind::kEntryAdded: {
@@ -120,7 +206,7 @@ struct BankMatcher::Impl {
         // nothing to do, which is the same end state.
         Result<Entry> e = store.GetEntry(c.entry_id);
         if (!e.ok()) return e.status();
-        return Index(*e);
+        return Index(store, *e);
       }
       case ChangeKind::kEntriesAdded: {
         if (!Enabled(c.bank_id)) return Status::Ok();
@@ -130,7 +216,8 @@ struct BankMatcher::Impl {
         Store::EntryFilter range;
         range.first_id = c.entry_id;
         range.last_id = c.last_entry_id;
-        return store.ForEachEntry(c.bank_id, range, [&](const Entry& e) { return Index(e); });
+        return store.ForEachEntry(c.bank_id, range,
+                                  [&](const Entry& e) { return Index(store, e); });
       }
       case ChangeKind::kEntryRemoved:
         return Unindex(c.entry_id);
@@ -141,8 +228,16 @@ struct BankMatcher::Impl {
   BankHit Hit(int64_t entry_id, int distance, int variant) const {
     const IndexedEntry& e = entries.at(entry_id);
     const Bank& bank = banks.at(e.bank_id);
-    return BankHit{bank.spec.name, bank.spec.kind, entry_id,         e.signal,
-                   distance,       variant,        bank.spec.labels, e.labels};
+    BankHit hit;
+    hit.bank = bank.spec.name;
+    hit.kind = bank.spec.kind;
+    hit.entry_id = entry_id;
+    hit.signal = e.signal;
+    hit.distance = distance;
+    hit.variant = variant;
+    hit.bank_labels = bank.spec.labels;
+    hit.entry_labels = e.labels;
+    return hit;
   }
 
   void Place(BankHit hit, MatchResult* out) const {
@@ -165,11 +260,16 @@ Result<BankMatcher> BankMatcher::Build(Store& store) {
   if (!banks.ok()) return banks.status();
   std::vector<PdqEntry> pdq;
   std::vector<DigestEntry> digests;
+  std::vector<int64_t> videos;  // indexed one by one below, with their payloads
   for (const Bank& bank : *banks) {
     impl->banks[bank.id] = bank;
     if (!bank.spec.enabled) continue;
     Status s = store.ForEachEntry(bank.id, {}, [&](const Entry& e) {
       const auto id = static_cast<uint64_t>(e.id);
+      if (SignalHasPayload(e.signal)) {
+        videos.push_back(e.id);
+        return Status::Ok();
+      }
       if (e.signal == SignalType::kPdq) {
         Result<Hash256> h = Hash256::FromHex(e.value);
         if (!h.ok()) return Status::Corrupt("entry " + std::to_string(e.id) + ": bad PDQ");
@@ -179,7 +279,7 @@ Result<BankMatcher> BankMatcher::Build(Store& store) {
         if (!d.ok()) return Status::Corrupt("entry " + std::to_string(e.id) + ": bad digest");
         digests.push_back(DigestEntry{*d, id});
       }
-      impl->entries.emplace(e.id, IndexedEntry{e.bank_id, e.signal, e.value, e.labels});
+      impl->entries.emplace(e.id, Indexed(e));
       return Status::Ok();
     });
     if (!s.ok()) return s;
@@ -190,6 +290,11 @@ Result<BankMatcher> BankMatcher::Build(Store& store) {
   Result<DigestIndex> digest_index = DigestIndex::Build(digests);
   if (!digest_index.ok()) return digest_index.status();
   impl->digests = std::move(*digest_index);
+  for (int64_t id : videos) {
+    Result<Entry> e = store.GetEntry(id);
+    if (!e.ok()) return e.status();
+    if (Status s = impl->IndexVideo(*e); !s.ok()) return s;
+  }
   impl->sequence = *seq;
   BankMatcher matcher(std::move(impl));
   if (Status s = matcher.Refresh(store); !s.ok()) return s;
@@ -249,6 +354,102 @@ MatchResult BankMatcher::MatchDigest(SignalType signal, std::string_view hex) co
       impl_->Place(impl_->Hit(static_cast<int64_t>(id), 0, 0), &out);
     }
   }
+  return out;
+}
+
+Result<MatchResult> BankMatcher::MatchVpdq(std::span<const VpdqFrame> frames,
+                                           const VideoMatchOptions& options) const {
+  MatchResult out;
+  if (frames.size() > kMaxVpdqQueryFrames) {
+    return Status::LimitExceeded("a vPDQ query of " + std::to_string(frames.size()) +
+                                 " frames is over the limit of " +
+                                 std::to_string(kMaxVpdqQueryFrames));
+  }
+  // Banks that filter frames alike are searched together: the query is
+  // prepared once per minimum quality, at the widest distance among them.
+  std::map<int, int> radius_by_quality;
+  for (const auto& [id, bank] : impl_->banks) {
+    if (!bank.spec.enabled) continue;
+    int& r = radius_by_quality.try_emplace(bank.spec.pdq_min_quality, -1).first->second;
+    r = std::max(r, std::min(bank.spec.pdq_max_distance, kPdqMaxRadius));
+  }
+  const std::vector<VpdqFrame> all(frames.begin(), frames.end());
+  for (const auto& [quality, radius] : radius_by_quality) {
+    VpdqMatchOptions prepare;
+    prepare.min_quality = quality;
+    const std::vector<VpdqFrame> query = VpdqPrepare(all, prepare);
+    if (query.empty()) continue;
+    // Per stored video: which of the query's frames and of its own were found.
+    struct Tally {
+      std::vector<bool> query_found, entry_found;
+      size_t query_count = 0, entry_count = 0;
+    };
+    std::unordered_map<int64_t, Tally> tallies;
+    for (size_t i = 0; i < query.size(); ++i) {
+      Result<std::vector<PdqMatch>> found = impl_->frames.Search(query[i].hash, radius);
+      if (!found.ok()) return found.status();
+      for (const PdqMatch& m : *found) {
+        auto run = impl_->frame_runs.upper_bound(m.id);
+        if (run == impl_->frame_runs.begin()) continue;
+        --run;
+        const IndexedEntry& e = impl_->entries.at(run->second);
+        const Bank& bank = impl_->banks.at(e.bank_id);
+        if (bank.spec.pdq_min_quality != quality || m.distance > bank.spec.pdq_max_distance) {
+          continue;
+        }
+        Tally& t = tallies[run->second];
+        if (t.query_found.empty()) {
+          t.query_found.assign(query.size(), false);
+          t.entry_found.assign(e.frame_count, false);
+        }
+        if (!t.query_found[i]) {
+          t.query_found[i] = true;
+          ++t.query_count;
+        }
+        const size_t j = m.id - e.first_frame;
+        if (!t.entry_found[j]) {
+          t.entry_found[j] = true;
+          ++t.entry_count;
+        }
+      }
+    }
+    for (const auto& [entry_id, t] : tallies) {
+      const IndexedEntry& e = impl_->entries.at(entry_id);
+      const double query_percent =
+          static_cast<double>(t.query_count) * 100.0 / static_cast<double>(query.size());
+      const double entry_percent =
+          static_cast<double>(t.entry_count) * 100.0 / static_cast<double>(e.frame_count);
+      if (query_percent < options.vpdq_query_percent ||
+          entry_percent < options.vpdq_entry_percent) {
+        continue;
+      }
+      BankHit hit = impl_->Hit(entry_id, 0, 0);
+      hit.query_percent = query_percent;
+      hit.entry_percent = entry_percent;
+      impl_->Place(std::move(hit), &out);
+    }
+  }
+  std::sort(out.matches.begin(), out.matches.end(), VpdqHitOrder);
+  std::sort(out.allow.begin(), out.allow.end(), VpdqHitOrder);
+  return out;
+}
+
+MatchResult BankMatcher::MatchTmk(const TmkSignature& query,
+                                  const VideoMatchOptions& options) const {
+  MatchResult out;
+  for (const auto& [entry_id, e] : impl_->entries) {
+    if (e.tmk == nullptr || !TmkCompatible(query, *e.tmk)) continue;
+    const double level1 = TmkLevel1(query, *e.tmk);
+    if (level1 < options.tmk_level1) continue;
+    const double level2 = TmkLevel2(query, *e.tmk);
+    if (level2 < options.tmk_level2) continue;
+    BankHit hit = impl_->Hit(entry_id, 0, 0);
+    hit.level1 = level1;
+    hit.level2 = level2;
+    impl_->Place(std::move(hit), &out);
+  }
+  std::sort(out.matches.begin(), out.matches.end(), TmkHitOrder);
+  std::sort(out.allow.begin(), out.allow.end(), TmkHitOrder);
   return out;
 }
 

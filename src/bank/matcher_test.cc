@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <filesystem>
+#include <map>
 #include <random>
+
+#include "test_support.h"
 
 namespace safeguard {
 namespace {
@@ -285,6 +290,239 @@ TEST_F(MatcherTest, AgreesWithBruteForce) {
     EXPECT_EQ(r->matches.size(), expected);
     for (const BankHit& hit : r->matches) EXPECT_LE(hit.distance, 31);
   }
+}
+
+// ---- Video ----
+
+// A synthetic video of `n` frames: random hashes, qualities mostly high.
+std::vector<VpdqFrame> RandomVideo(std::mt19937_64& rng, int n) {
+  std::vector<VpdqFrame> v;
+  for (int i = 0; i < n; ++i) {
+    VpdqFrame f;
+    f.hash = RandomHash(rng);
+    f.quality = rng() % 5 == 0 ? static_cast<int>(rng() % 60) : 100;
+    f.frame = i;
+    f.timestamp = i;
+    v.push_back(f);
+  }
+  return v;
+}
+
+Entry VideoEntry(SignalType signal, std::string payload) {
+  Entry e;
+  e.signal = signal;
+  e.value = PayloadKey(payload);
+  e.payload = std::move(payload);
+  return e;
+}
+
+// Property: for every stored video, MatchVpdq's shares equal VpdqMatch's (the
+// brute-force oracle) with that bank's distance and quality, and an entry is
+// hit exactly when those shares reach the options' percentages; through
+// Build, added entries, removals and a bank's quality change.
+TEST_F(MatcherTest, VpdqAgreesWithBruteForce) {
+  std::mt19937_64 rng(11);
+  // Queries take frames of stored videos (some flipped a little, some a lot),
+  // repeats and random frames; stored videos share frames with each other.
+  std::vector<std::vector<VpdqFrame>> videos;
+  for (int i = 0; i < 24; ++i) videos.push_back(RandomVideo(rng, 5 + static_cast<int>(rng() % 40)));
+  for (int i = 1; i < 24; i += 3) {
+    for (size_t k = 0; k < videos[i].size(); k += 2) {
+      videos[i][k].hash =
+          Flip(videos[i - 1][k % videos[i - 1].size()].hash, static_cast<int>(rng() % 40));
+    }
+  }
+  const int64_t banks[] = {block_id_, strict_id_, allow_id_};
+  std::map<int64_t, std::pair<int64_t, std::vector<VpdqFrame>>> stored;  // entry -> bank, frames
+  auto add = [&](size_t v) {
+    const int64_t bank = banks[v % 3];
+    auto w = store_->BeginWrite(bank);
+    ASSERT_TRUE(w.ok());
+    const Entry e = VideoEntry(SignalType::kVpdq, FormatVpdq(videos[v]));
+    ASSERT_TRUE((*w)->Add(e).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+    ASSERT_TRUE(store_
+                    ->ForEachEntry(bank, {SignalType::kVpdq, false},
+                                   [&](const Entry& x) {
+                                     // As stored: the text round trip rounds timestamps.
+                                     if (x.value == e.value) {
+                                       stored[x.id] = {bank, *ParseVpdq(e.payload)};
+                                     }
+                                     return Status::Ok();
+                                   })
+                    .ok());
+  };
+  for (size_t v = 0; v < 16; ++v) add(v);
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+
+  size_t hits = 0, misses = 0;  // the property is tested both ways
+  auto check = [&](const BankMatcher& matcher, const VideoMatchOptions& options) {
+    std::vector<VpdqFrame> query;
+    const auto& source = videos[rng() % videos.size()];
+    for (const VpdqFrame& f : source) {
+      if (rng() % 3 == 0) continue;
+      VpdqFrame g = f;
+      g.hash = Flip(f.hash, static_cast<int>(rng() % 36));
+      query.push_back(g);
+      if (rng() % 5 == 0) query.push_back(g);  // an exact repeat
+    }
+    for (const VpdqFrame& f : RandomVideo(rng, static_cast<int>(rng() % 6))) query.push_back(f);
+    Result<MatchResult> r = matcher.MatchVpdq(query, options);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    std::map<int64_t, BankHit> got;
+    for (const auto* list : {&r->matches, &r->allow}) {
+      for (const BankHit& h : *list) got[h.entry_id] = h;
+    }
+    for (const auto& [id, what] : stored) {
+      Result<Bank> bank = store_->GetBankById(what.first);
+      VpdqMatchOptions o;
+      o.max_distance = bank->spec.pdq_max_distance;
+      o.min_quality = bank->spec.pdq_min_quality;
+      const VpdqMatchResult want = VpdqMatch(query, what.second, o);
+      const bool hit = want.query_frames > 0 && want.stored_frames > 0 && want.query_percent > 0 &&
+                       want.query_percent >= options.vpdq_query_percent &&
+                       want.stored_percent >= options.vpdq_entry_percent;
+      ASSERT_EQ(got.contains(id), hit)
+          << "entry " << id << " " << want.query_percent << " " << want.stored_percent;
+      ++(hit ? hits : misses);
+      if (hit) {
+        EXPECT_DOUBLE_EQ(got[id].query_percent, want.query_percent);
+        EXPECT_DOUBLE_EQ(got[id].entry_percent, want.stored_percent);
+        EXPECT_EQ(got[id].signal, SignalType::kVpdq);
+        EXPECT_EQ(got[id].kind, bank->spec.kind);
+      }
+    }
+  };
+  VideoMatchOptions loose;
+  loose.vpdq_query_percent = 1;
+  for (int q = 0; q < 40; ++q) check(*m, q % 2 ? loose : VideoMatchOptions{});
+
+  // Changes followed by Refresh: more videos, one removed, a quality change.
+  for (size_t v = 16; v < videos.size(); ++v) add(v);
+  {
+    const auto victim = stored.begin();
+    auto w = store_->BeginWrite(victim->second.first);
+    Result<Entry> e = store_->GetEntry(victim->first);
+    ASSERT_TRUE(*(*w)->Remove(SignalType::kVpdq, e->value, 9, "withdrawn"));
+    ASSERT_TRUE((*w)->Commit().ok());
+    stored.erase(victim);
+  }
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  for (int q = 0; q < 40; ++q) check(*m, q % 2 ? loose : VideoMatchOptions{});
+  Result<BankMatcher> fresh = BankMatcher::Build(*store_);
+  ASSERT_TRUE(fresh.ok());
+  for (int q = 0; q < 20; ++q) check(*fresh, loose);
+  EXPECT_GT(hits, 50u);
+  EXPECT_GT(misses, 100u);
+}
+
+// The reference's own vPDQ hash files: each clip finds itself at 100% both
+// ways, and a query bigger than the limit is refused.
+TEST_F(MatcherTest, VpdqFindsReferenceClips) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string dir = test_support::TestDataDir() + "/vpdq/sample-hashes";
+  std::map<std::string, std::vector<VpdqFrame>> clips;
+  {
+    auto w = store_->BeginWrite(block_id_);
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      const std::string name = f.path().filename().string();
+      if (!name.ends_with(".txt") || name.find("128x128") != std::string::npos) continue;
+      const std::vector<uint8_t> bytes = test_support::ReadBytes(f.path().string());
+      Result<std::vector<VpdqFrame>> frames =
+          ParseVpdq(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+      ASSERT_TRUE(frames.ok()) << name;
+      Entry e = VideoEntry(SignalType::kVpdq, FormatVpdq(*frames));
+      e.provenance.source_id = name;
+      ASSERT_TRUE((*w)->Add(e).ok());
+      clips[name] = std::move(*frames);
+    }
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  ASSERT_GE(clips.size(), 10u);
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  for (const auto& [name, frames] : clips) {
+    Result<MatchResult> r = m->MatchVpdq(frames);
+    ASSERT_TRUE(r.ok());
+    bool self = false;
+    for (const BankHit& h : r->matches) {
+      if (store_->GetEntry(h.entry_id)->provenance.source_id != name) continue;
+      self = true;
+      EXPECT_DOUBLE_EQ(h.query_percent, 100.0) << name;
+      EXPECT_DOUBLE_EQ(h.entry_percent, 100.0) << name;
+    }
+    EXPECT_TRUE(self) << name;
+  }
+  std::vector<VpdqFrame> huge(kMaxVpdqQueryFrames + 1);
+  EXPECT_EQ(m->MatchVpdq(huge).status().code(), ErrorCode::kLimitExceeded);
+}
+
+// Property: MatchTmk hits exactly the entries TmkCompare matches, with its
+// scores; on the reference's .tmk files the chair variants match each other
+// and not the doorknob or the pattern clips.
+TEST_F(MatcherTest, TmkAgreesWithTmkCompare) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string dir = test_support::TestDataDir() + "/tmk/sample-hashes";
+  std::map<int64_t, std::pair<std::string, TmkSignature>> stored;
+  {
+    auto w = store_->BeginWrite(block_id_);
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+      const std::vector<uint8_t> bytes = test_support::ReadBytes(f.path().string());
+      Result<TmkSignature> sig = ParseTmk(bytes.data(), bytes.size());
+      ASSERT_TRUE(sig.ok()) << f.path();
+      Entry e = VideoEntry(SignalType::kTmk, std::string(bytes.begin(), bytes.end()));
+      e.provenance.source_id = f.path().filename().string();
+      ASSERT_TRUE((*w)->Add(e).ok());
+    }
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  ASSERT_TRUE(
+      store_
+          ->ForEachEntry(block_id_, {SignalType::kTmk, false, 0, INT64_MAX, true},
+                         [&](const Entry& e) {
+                           const auto* p = reinterpret_cast<const uint8_t*>(e.payload.data());
+                           stored[e.id] = {e.provenance.source_id, *ParseTmk(p, e.payload.size())};
+                           return Status::Ok();
+                         })
+          .ok());
+  ASSERT_EQ(stored.size(), 15u);
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  for (const auto& [qid, query] : stored) {
+    const MatchResult r = m->MatchTmk(query.second);
+    std::map<int64_t, BankHit> got;
+    for (const BankHit& h : r.matches) got[h.entry_id] = h;
+    for (const auto& [id, entry] : stored) {
+      const TmkScores want = TmkCompare(query.second, entry.second);
+      ASSERT_EQ(got.contains(id), want.match) << query.first << " vs " << entry.first;
+      if (want.match) {
+        EXPECT_EQ(got[id].level1, want.level1);
+        EXPECT_EQ(got[id].level2, want.level2);
+      }
+    }
+    EXPECT_TRUE(got.contains(qid)) << query.first;
+    const bool chair =
+        query.first.starts_with("chair") && query.first.find("large-logo") == std::string::npos;
+    for (const auto& [id, hit] : got) {
+      const std::string& name = stored[id].first;
+      if (chair) {
+        EXPECT_TRUE(name.starts_with("chair")) << query.first << " hit " << name;
+      }
+      if (query.first.starts_with("doorknob")) {
+        EXPECT_EQ(id, qid) << name;
+      }
+    }
+  }
+  // Removing an entry takes it out at the next Refresh.
+  const int64_t first = stored.begin()->first;
+  {
+    auto w = store_->BeginWrite(block_id_);
+    ASSERT_TRUE(*(*w)->Remove(SignalType::kTmk, store_->GetEntry(first)->value, 9, "gone"));
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  for (const BankHit& h : m->MatchTmk(stored[first].second).matches) EXPECT_NE(h.entry_id, first);
 }
 
 }  // namespace

@@ -1,6 +1,21 @@
 // BankMatcher: in-memory indexes over the live entries of every enabled bank
-// (a PdqIndex for PDQ, a DigestIndex for MD5/SHA-1/SHA-256), kept current by
+// (a PdqIndex for PDQ, a DigestIndex for MD5/SHA-1/SHA-256, a PdqIndex of
+// the frames of every vPDQ video, the TMK+PDQF signatures), kept current by
 // following the store's change log.
+//
+// Video:
+// - vPDQ: the stored videos' frames (quality-filtered and deduplicated as
+//   VpdqPrepare does, with the bank's pdq_min_quality) go into one PDQ
+//   index; each frame of the query is searched there and the frames found
+//   are tallied per stored video. An entry is hit when the share of the
+//   query's frames found in it and the share of its frames found in the
+//   query reach VideoMatchOptions' percentages (frames within the bank's
+//   pdq_max_distance, inclusive). The numbers equal VpdqMatch's, the brute
+//   force oracle.
+// - TMK: every stored signature is scored at level 1 (cosine of averages,
+//   cheap), and only those reaching the level-1 threshold at level 2; both
+//   must reach their thresholds. Equal to TmkCompare on every entry.
+//   Memory: a TMK+PDQF signature is 257 KiB, held whole.
 //
 // Block banks give matches; allow banks (known false positives) give hits
 // reported alongside, so that policy can suppress a match.
@@ -24,6 +39,8 @@
 
 #include "safeguard/core/hash256.h"
 #include "safeguard/core/status.h"
+#include "safeguard/hash/tmk.h"
+#include "safeguard/hash/vpdq.h"
 #include "safeguard/store/store.h"
 
 namespace safeguard {
@@ -38,12 +55,35 @@ struct BankHit {
   int variant = 0;   // PDQ: which query hash (dihedral transform) matched
   Labels bank_labels;
   Labels entry_labels;
+  // vPDQ: the share (percent) of the query's frames found in the entry's
+  // video, and of the entry's frames found in the query.
+  double query_percent = 0;
+  double entry_percent = 0;
+  // TMK: the level-1 and level-2 scores.
+  double level1 = 0;
+  double level2 = 0;
+};
+
+// When a video entry is hit.
+struct VideoMatchOptions {
+  // vPDQ: percentages of the query's frames and of the entry's frames that
+  // must be found (inclusive). HMA's defaults: 80 and 0 (a clip matches a
+  // longer stored video).
+  double vpdq_query_percent = 80.0;
+  double vpdq_entry_percent = 0.0;
+  // TMK: the reference's thresholds (inclusive).
+  double tmk_level1 = 0.7;
+  double tmk_level2 = 0.7;
 };
 
 struct MatchResult {
   std::vector<BankHit> matches;  // block banks; nearest first
   std::vector<BankHit> allow;    // allow banks; nearest first
 };
+
+// Frames of one vPDQ query searched at most (a four-hour video at one frame
+// per second is 14,400).
+inline constexpr size_t kMaxVpdqQueryFrames = 100'000;
 
 class BankMatcher {
  public:
@@ -73,6 +113,17 @@ class BankMatcher {
   // Entries with exactly this digest. REQUIRES: signal is a digest type and
   // hex is canonical (NormalizeSignalValue); anything else matches nothing.
   MatchResult MatchDigest(SignalType signal, std::string_view hex) const;
+
+  // Stored vPDQ videos that the query's frames match (see the top of this
+  // file); best first (query share, then entry share, then entry id). At most
+  // kMaxVpdqQueryFrames frames (kLimitExceeded beyond).
+  Result<MatchResult> MatchVpdq(std::span<const VpdqFrame> frames,
+                                const VideoMatchOptions& options = {}) const;
+
+  // Stored TMK+PDQF signatures that match the query; best first (level 2,
+  // then level 1, then entry id). Signatures with other parameters are not
+  // compared.
+  MatchResult MatchTmk(const TmkSignature& query, const VideoMatchOptions& options = {}) const;
 
  private:
   struct Impl;
