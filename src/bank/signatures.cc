@@ -1,0 +1,125 @@
+#include "safeguard/bank/signatures.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "import_util.h"
+#include "safeguard/core/file.h"
+#include "safeguard/hash/tmk.h"
+#include "safeguard/hash/vpdq.h"
+
+namespace safeguard {
+
+std::string_view SignatureFileExtension(SignalType signal) {
+  return signal == SignalType::kTmk ? ".tmk" : ".vpdq.txt";
+}
+
+Result<std::string> CanonicalSignature(SignalType signal, std::string_view bytes) {
+  if (!SignalHasPayload(signal)) {
+    return Status::InvalidArgument(std::string(SignalTypeName(signal)) +
+                                   " values are not signatures");
+  }
+  if (bytes.size() > kMaxPayloadBytes) {
+    return Status::LimitExceeded("a signature of " + std::to_string(bytes.size()) +
+                                 " bytes is over the limit of " + std::to_string(kMaxPayloadBytes));
+  }
+  if (signal == SignalType::kTmk) {
+    Result<TmkSignature> tmk =
+        ParseTmk(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    if (!tmk.ok()) return tmk.status();
+    const std::vector<uint8_t> canonical = TmkToBytes(*tmk);
+    return std::string(canonical.begin(), canonical.end());
+  }
+  Result<std::vector<VpdqFrame>> frames = ParseVpdq(bytes);
+  if (!frames.ok()) return frames.status();
+  if (frames->empty()) return Status::InvalidArgument("a vPDQ signature without frames");
+  return FormatVpdq(*frames);
+}
+
+Result<Entry> SignatureEntry(SignalType signal, std::string_view bytes) {
+  Result<std::string> payload = CanonicalSignature(signal, bytes);
+  if (!payload.ok()) return payload.status();
+  Entry e;
+  e.signal = signal;
+  e.value = PayloadKey(*payload);
+  e.payload = std::move(*payload);
+  return e;
+}
+
+Result<ImportReport> ImportSignatureFiles(Store& store, std::string_view bank_name,
+                                          SignalType signal, const std::vector<std::string>& paths,
+                                          const ImportOptions& options) {
+  if (!SignalHasPayload(signal)) {
+    return Status::InvalidArgument(std::string(SignalTypeName(signal)) +
+                                   " values are imported from lists, not signature files");
+  }
+  Result<Bank> bank = store.GetBank(bank_name);
+  if (!bank.ok()) return bank.status();
+  Result<std::unique_ptr<EntryWriter>> writer = store.BeginWrite(bank->id);
+  if (!writer.ok()) return writer.status();
+  ImportReport report;
+  for (const std::string& path : paths) {
+    ++report.lines;
+    Result<std::vector<uint8_t>> bytes = ReadFileBounded(path, kMaxPayloadBytes);
+    Result<Entry> entry =
+        bytes.ok()
+            ? SignatureEntry(signal, std::string_view(reinterpret_cast<const char*>(bytes->data()),
+                                                      bytes->size()))
+            : Result<Entry>(bytes.status());
+    if (!entry.ok()) {
+      const Status named =
+          Status::Error(entry.status().code(), path + ": " + entry.status().message());
+      if (Status s = bank_internal::SkipOrFail(named, options.skip_invalid, &report); !s.ok()) {
+        return s;
+      }
+      continue;
+    }
+    std::string id = std::filesystem::path(path).filename().string();
+    const std::string_view ext = SignatureFileExtension(signal);
+    if (id.size() > ext.size() && id.ends_with(ext)) {
+      id.resize(id.size() - ext.size());
+    } else if (const size_t dot = id.rfind('.'); dot != std::string::npos && dot > 0) {
+      id.resize(dot);
+    }
+    entry->labels = options.labels;
+    entry->provenance = {options.source.empty() ? path : options.source, id, options.now,
+                         options.added_by};
+    Result<AddOutcome> added = (*writer)->Add(*entry);
+    if (!added.ok()) {
+      return Status::Error(added.status().code(), path + ": " + added.status().message());
+    }
+    bank_internal::Count(*added, &report);
+  }
+  if (Status s = (*writer)->Commit(); !s.ok()) return s;
+  return report;
+}
+
+Result<int64_t> ExportSignatureFiles(Store& store, std::string_view bank_name, SignalType signal,
+                                     const std::string& dir) {
+  if (!SignalHasPayload(signal)) {
+    return Status::InvalidArgument(std::string(SignalTypeName(signal)) +
+                                   " values are exported as lists, not signature files");
+  }
+  Result<Bank> bank = store.GetBank(bank_name);
+  if (!bank.ok()) return bank.status();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError(dir + ": " + ec.message());
+  Store::EntryFilter filter;
+  filter.signal = signal;
+  filter.payloads = true;
+  int64_t written = 0;
+  Status s = store.ForEachEntry(bank->id, filter, [&](const Entry& e) {
+    const std::string path = dir + "/" + e.value + std::string(SignatureFileExtension(signal));
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(e.payload.data(), static_cast<std::streamsize>(e.payload.size()));
+    f.close();
+    if (!f) return Status::IoError(path + ": cannot write");
+    ++written;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return written;
+}
+
+}  // namespace safeguard
