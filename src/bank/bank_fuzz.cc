@@ -6,6 +6,8 @@
 // Checked beyond the sanitizers:
 //   - a refused import leaves the bank and the change log as they were (one
 //     transaction);
+//   - an accepted import's report agrees with the bank: into an empty bank,
+//     live entries = added + revived - removed;
 //   - what an import stored exports in the same format, and that export
 //     imports again into an empty bank, with as many live entries (formats
 //     that cannot carry a signal type leave it out of both counts).
@@ -72,6 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(*(*store)->LastSequence() == seq);
     return 0;
   }
+  const Store::EntryCounts counts = *(*store)->CountEntries((*store)->GetBank("a")->id);
+  Check(counts.live == imported->added + imported->revived - imported->removed);
   // Round trip through the format's own export.
   std::ostringstream exported;
   const std::optional<SignalType> signal =

@@ -398,7 +398,11 @@ Status ImportJson(ExchangeFormat format, EntryWriter& writer, std::istream& in,
 // optional <classification> and <fingerprints> (<md5>, <sha1>, <pdq>, ...;
 // other types such as <tmk_pdqf> or <pdna> are ignored). An element inside
 // <deletedEntries>, or with deleted="true", removes its fingerprints, or, when
-// it lists none, every entry with its id.
+// it lists none, every entry with its id. Deletions apply after every
+// addition of the file, wherever they stand in it: an entry that a file both
+// adds and deletes ends up deleted. A document with no element at all is
+// refused unless it has an (empty) <images>, <videos> or <deletedEntries>
+// list, as an export of an empty bank does.
 Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& options,
                    ImportReport* report) {
   Result<std::string> document = ReadDocument(in);
@@ -410,26 +414,31 @@ Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& o
     return Status::InvalidArgument("malformed XML at byte " + std::to_string(parsed.offset) + ": " +
                                    parsed.description());
   }
-  int64_t number = 0;
+  // The elements in document order (their numbers in messages), each with
+  // whether it is a deletion, and whether the document has a list at all.
   struct Walker : pugi::xml_tree_walker {
-    std::function<Status(pugi::xml_node)> fn;
-    Status status;
+    std::vector<std::pair<pugi::xml_node, bool>> elements;
+    bool has_list = false;
+    int deleted_depth = -1;  // of the outermost open <deletedEntries>, or -1
     bool for_each(pugi::xml_node& node) override {
+      // Pre-order: a node no deeper than the open <deletedEntries> is past it.
+      if (deleted_depth >= 0 && depth() <= deleted_depth) deleted_depth = -1;
       const std::string_view name = node.name();
-      if (name != "image" && name != "video") return true;
-      status = fn(node);
-      return status.ok();
+      if (name == "images" || name == "videos" || name == "deletedEntries") has_list = true;
+      if (name == "deletedEntries" && deleted_depth < 0) deleted_depth = depth();
+      if (name == "image" || name == "video") {
+        elements.emplace_back(
+            node, deleted_depth >= 0 ||
+                      std::string_view(node.attribute("deleted").as_string()) == "true");
+      }
+      return true;
     }
   } walker;
-  walker.fn = [&](pugi::xml_node node) -> Status {
-    ++number;
+  doc.traverse(walker);
+  auto apply = [&](pugi::xml_node node, size_t number, bool deleted) -> Status {
     ++report->lines;
     const std::string where =
         "element " + std::to_string(number) + " (byte " + std::to_string(node.offset_debug()) + ")";
-    bool deleted = std::string_view(node.attribute("deleted").as_string()) == "true";
-    for (pugi::xml_node p = node.parent(); p; p = p.parent()) {
-      if (std::string_view(p.name()) == "deletedEntries") deleted = true;
-    }
     Record base;
     base.where = where;
     base.deleted = deleted;
@@ -464,9 +473,18 @@ Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& o
         Status::InvalidArgument(where + ": no md5, sha1, sha256 or pdq fingerprint"),
         options.skip_invalid, report);
   };
-  doc.traverse(walker);
-  if (!walker.status.ok()) return walker.status;
-  if (number == 0) return Status::InvalidArgument("no <image> or <video> elements");
+  // Additions first, then deletions, each in document order.
+  for (bool deletions : {false, true}) {
+    for (size_t i = 0; i < walker.elements.size(); ++i) {
+      const auto [node, deleted] = walker.elements[i];
+      if (deleted != deletions) continue;
+      if (Status s = apply(node, i + 1, deleted); !s.ok()) return s;
+    }
+  }
+  if (walker.elements.empty() && !walker.has_list) {
+    return Status::InvalidArgument(
+        "no <image> or <video> elements, nor an <images>, <videos> or <deletedEntries> list");
+  }
   return Status::Ok();
 }
 

@@ -304,5 +304,52 @@ TEST_F(FormatsTest, NcmecXmlWithDeletions) {
   EXPECT_EQ(r->skipped, 1);
 }
 
+// An entry that one file both adds and deletes ends up deleted, wherever the
+// <deletedEntries> list stands, and the counts reported agree with the bank.
+// The export of the bank that leaves (no live entry) imports again.
+TEST_F(FormatsTest, NcmecAddedAndDeletedInOneImport) {
+  std::mt19937_64 rng(37);
+  const std::string md5 = RandomHex(rng, 32), md5b = RandomHex(rng, 32), pdq = RandomHex(rng, 64);
+  const std::string image =
+      "<image><id>2</id><classification>A1</classification><fingerprints><md5>" + md5 +
+      "</md5><pdq>" + pdq + "</pdq></fingerprints></image>";
+  const std::string by_id = "<deletedEntries><video><id>2</id></video></deletedEntries>";
+  for (const std::string& xml :
+       {"<queryResult><images>" + image + "</images>" + by_id + "</queryResult>",
+        "<queryResult>" + by_id + "<images>" + image + "</images></queryResult>"}) {
+    SetUp();
+    Result<ImportReport> r = Import("a", ExchangeFormat::kNcmecXml, xml);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->added, 2);
+    EXPECT_EQ(r->removed, 2);
+    const Store::EntryCounts counts = *store_->CountEntries(store_->GetBank("a")->id);
+    EXPECT_EQ(counts.live, 0) << xml;
+    EXPECT_EQ(counts.removed, 2) << xml;
+    // The empty bank's export is a valid (empty) NCMEC document.
+    const std::string exported = Export("a", ExchangeFormat::kNcmecXml);
+    r = Import("b", ExchangeFormat::kNcmecXml, exported);
+    ASSERT_TRUE(r.ok()) << r.status().ToString() << "\n" << exported;
+    EXPECT_EQ(r->lines, 0);
+    EXPECT_TRUE(Entries("b").empty());
+  }
+
+  // Deleted by fingerprint before the element that adds it; the other
+  // fingerprint of that element stays.
+  SetUp();
+  const std::string xml = "<queryResult><deletedEntries><image><fingerprints><md5>" + md5 +
+                          "</md5></fingerprints></image></deletedEntries><images>" + image +
+                          "<video deleted=\"true\"><id>9</id><fingerprints><md5>" + md5b +
+                          "</md5></fingerprints></video><video><id>9</id><fingerprints><md5>" +
+                          md5b + "</md5></fingerprints></video></images></queryResult>";
+  Result<ImportReport> r = Import("a", ExchangeFormat::kNcmecXml, xml);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->added, 3);
+  EXPECT_EQ(r->removed, 2);
+  EXPECT_EQ(Entries("a"), std::vector<std::string>{"pdq " + pdq + " 2 classification=A1;"});
+  // Still refused: a document with neither elements nor a list.
+  EXPECT_FALSE(Import("b", ExchangeFormat::kNcmecXml, "<queryResult/>").ok());
+  EXPECT_FALSE(Import("b", ExchangeFormat::kNcmecXml, "<html><body/></html>").ok());
+}
+
 }  // namespace
 }  // namespace safeguard
