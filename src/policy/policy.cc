@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <exception>
 #include <functional>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <utility>
 
 // yaml-cpp's headers are not clean under this project's warnings (old-style
@@ -17,6 +19,7 @@
 #pragma GCC diagnostic ignored "-Wshadow"
 #pragma GCC diagnostic ignored "-Wold-style-cast"
 #pragma GCC diagnostic ignored "-Wconversion"
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 #pragma GCC diagnostic pop
 
@@ -255,20 +258,61 @@ class YamlConverter {
   size_t spent_ = 0;
 };
 
+// Counts documents, ignoring everything else.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The first character YAML does not allow in a stream (YAML 1.2, 5.1: C0
+// controls other than tab, line feed and carriage return, and DEL), or npos.
+size_t FirstYamlControl(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return i;
+  }
+  return std::string_view::npos;
+}
+
 Result<json> ReadYaml(std::string_view text) {
-  std::vector<YAML::Node> docs;
+  // yaml-cpp takes 0x04 for the end of its input and, after a stray flow
+  // indicator, 0x00 and 0x04 make its parser yield empty documents without
+  // end: refused before parsing, with the position.
+  if (size_t bad = FirstYamlControl(text); bad != std::string_view::npos) {
+    char code[8];
+    std::snprintf(code, sizeof(code), "%02X", static_cast<unsigned char>(text[bad]));
+    return Status::InvalidArgument("policy is not valid YAML: control character U+00" +
+                                   std::string(code) + " at byte " + std::to_string(bad));
+  }
+  const std::string copy(text);
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(std::string(text));
+    // At most two documents are parsed (never YAML::LoadAll, which collects
+    // documents for as long as the parser yields them): one is expected.
+    std::istringstream in(copy);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    if (!parser.HandleNextDocument(counter)) return Status::InvalidArgument("policy is empty");
+    if (parser.HandleNextDocument(counter)) {
+      return Status::InvalidArgument("policy has more than one YAML document; one is expected");
+    }
+    doc = YAML::Load(copy);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(std::string("policy is not valid YAML: ") + e.what());
   }
-  if (docs.empty()) return Status::InvalidArgument("policy is empty");
-  if (docs.size() > 1) {
-    return Status::InvalidArgument("policy has " + std::to_string(docs.size()) +
-                                   " YAML documents; one is expected");
-  }
   YamlConverter converter;
-  return converter.Convert(docs[0], 0, "");
+  return converter.Convert(doc, 0, "");
 }
 
 // ---------------------------------------------------------------------------

@@ -430,9 +430,31 @@ TEST(Errors, Malformed) {
   EXPECT_EQ(ErrorOf(""), "policy is empty");
   EXPECT_EQ(ErrorOf("[1, 2]"), "a policy must be an object (a mapping) with \"rules\"");
   EXPECT_EQ(ErrorOf("{}"), "missing \"rules\"");
-  EXPECT_EQ(ErrorOf("rules: []\n---\nrules: []\n"), "policy has 2 YAML documents; one is expected");
+  EXPECT_EQ(ErrorOf("rules: []\n---\nrules: []\n"),
+            "policy has more than one YAML document; one is expected");
+  EXPECT_EQ(ErrorOf("rules: []\n---\nrules: []\n---\n"),
+            "policy has more than one YAML document; one is expected");
   EXPECT_EQ(ErrorOf(std::string("rules: []\nversion_note: \"\xff\"\n")),
             "policy is not valid UTF-8 (at byte 25)");
+}
+
+// policy_fuzz: a flow indicator followed by NUL or 0x04 (yaml-cpp's end of
+// input) made yaml-cpp's parser yield empty documents for ever, which
+// YAML::LoadAll collected until memory ran out. Control characters are not
+// YAML (tab, line feed and carriage return aside), and at most two
+// documents are parsed.
+TEST(Errors, YamlControlCharacters) {
+  EXPECT_EQ(ErrorOf(std::string(",\n\0t", 4)),
+            "policy is not valid YAML: control character U+0000 at byte 2");
+  EXPECT_EQ(ErrorOf(",\n\x04t"), "policy is not valid YAML: control character U+0004 at byte 2");
+  EXPECT_EQ(ErrorOf("rules: []\nversion_note: a\x7f"),
+            "policy is not valid YAML: control character U+007F at byte 25");
+  EXPECT_EQ(ErrorOf("rules: []\nversion_note: \"\x1b[31m\"\n"),
+            "policy is not valid YAML: control character U+001B at byte 25");
+  // Tab, line feed and carriage return are YAML.
+  const Policy p = MustParse("rules:\r\n  - id: a\r\n    then: [allow]\r\nversion_note: a\tb\r\n");
+  EXPECT_EQ(p.rules.size(), 1u);
+  EXPECT_EQ(p.version_note, "a\tb");
 }
 
 TEST(Errors, UnknownKeysNameTheRule) {
