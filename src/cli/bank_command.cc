@@ -2,11 +2,14 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "hash_command.h"
 #include "safeguard/bank/formats.h"
+#include "safeguard/bank/signatures.h"
 
 namespace safeguard::cli {
 namespace {
@@ -55,6 +58,20 @@ std::string DefaultUser() {
 
 }  // namespace
 
+int BankCommand::ImportReportOut(const ImportReport& r, std::ostream& out) const {
+  Json j;
+  j["bank"] = name_;
+  j["lines"] = r.lines;
+  j["added"] = r.added;
+  j["revived"] = r.revived;
+  j["unchanged"] = r.unchanged;
+  j["removed"] = r.removed;
+  j["skipped"] = r.skipped;
+  j["skip_reasons"] = r.skip_reasons;
+  out << Dump(j) << "\n";
+  return r.skipped > 0 ? 1 : 0;
+}
+
 Result<Labels> ParseLabels(const std::vector<std::string>& pairs) {
   Labels labels;
   for (const std::string& p : pairs) {
@@ -97,9 +114,13 @@ BankCommand::BankCommand(CLI::App* app, const std::string* store_url) : store_ur
 
   import_ = bank_->add_subcommand("import", "Import a hash list into a bank (one transaction).");
   import_->add_option("name", name_, "Bank name")->required();
-  import_->add_option("file", file_, "The list ('-' for standard input)")->required();
+  import_
+      ->add_option("file", file_,
+                   "The list ('-' for standard input); vpdq, tmk: a signature file or a folder")
+      ->required();
   import_->add_option("--format", format_, "Exchange format")
-      ->check(CLI::IsMember({"plain", "csv", "threatexchange", "stopncii", "vics", "ncmec"}))
+      ->check(CLI::IsMember(
+          {"plain", "csv", "threatexchange", "stopncii", "vics", "ncmec", "vpdq", "tmk"}))
       ->capture_default_str();
   import_->add_option("--signal", signal_, "Signal type of the values")
       ->check(CLI::IsMember({"pdq", "md5", "sha1", "sha256"}))
@@ -112,8 +133,10 @@ BankCommand::BankCommand(CLI::App* app, const std::string* store_url) : store_ur
   export_ = bank_->add_subcommand("export", "Write a bank's live entries to standard output.");
   export_->add_option("name", name_, "Bank name")->required();
   export_->add_option("--format", format_, "Exchange format")
-      ->check(CLI::IsMember({"plain", "csv", "threatexchange", "stopncii", "vics", "ncmec"}))
+      ->check(CLI::IsMember(
+          {"plain", "csv", "threatexchange", "stopncii", "vics", "ncmec", "vpdq", "tmk"}))
       ->capture_default_str();
+  export_->add_option("--out", out_dir_, "vpdq, tmk: the folder to write one file per video to");
   export_->add_option("--signal", signal_, "Signal type to export")
       ->check(CLI::IsMember({"pdq", "md5", "sha1", "sha256"}))
       ->capture_default_str();
@@ -122,7 +145,7 @@ BankCommand::BankCommand(CLI::App* app, const std::string* store_url) : store_ur
   remove_->add_option("name", name_, "Bank name")->required();
   remove_->add_option("value", value_, "The entry's hex value")->required();
   remove_->add_option("--signal", signal_, "Signal type of the value")
-      ->check(CLI::IsMember({"pdq", "md5", "sha1", "sha256"}))
+      ->check(CLI::IsMember({"pdq", "md5", "sha1", "sha256", "vpdq", "tmk"}))
       ->capture_default_str();
   remove_->add_option("--reason", reason_, "Why (kept with the tombstone)")->capture_default_str();
 }
@@ -171,6 +194,7 @@ int BankCommand::RunWith(Store& store, std::istream& in, std::ostream& out, std:
     out << Dump(BankJson(store, *store.GetBank(name_))) << "\n";
     return 0;
   }
+  const bool signatures = format_ == "vpdq" || format_ == "tmk";
   if (import_->parsed()) {
     Result<Labels> labels = ParseLabels(labels_);
     if (!labels.ok()) return Fail(err, labels.status());
@@ -181,6 +205,23 @@ int BankCommand::RunWith(Store& store, std::istream& in, std::ostream& out, std:
     options.source = file_ == "-" ? "stdin" : file_;
     options.added_by = added_by_.empty() ? DefaultUser() : added_by_;
     options.now = Now();
+    if (signatures) {
+      if (file_ == "-") {
+        return Fail(err, Status::InvalidArgument("signature files are read from paths, not '-'"));
+      }
+      options.source.clear();  // each entry's own file
+      // A folder: its files with the format's extension (.tmk, .txt).
+      std::vector<std::string> files = ExpandPaths({file_});
+      std::error_code ec;
+      if (std::filesystem::is_directory(file_, ec)) {
+        const std::string ext = format_ == "tmk" ? ".tmk" : ".txt";
+        std::erase_if(files, [&](const std::string& f) { return !f.ends_with(ext); });
+      }
+      Result<ImportReport> r =
+          ImportSignatureFiles(store, name_, *ParseSignalType(format_), files, options);
+      if (!r.ok()) return Fail(err, r.status());
+      return ImportReportOut(*r, out);
+    }
     std::ifstream file;
     std::istream* input = &in;
     if (file_ != "-") {
@@ -193,17 +234,21 @@ int BankCommand::RunWith(Store& store, std::istream& in, std::ostream& out, std:
     if (!r.ok()) {
       return Fail(err, Status::Error(r.status().code(), file_ + ": " + r.status().message()));
     }
+    return ImportReportOut(*r, out);
+  }
+  if (export_->parsed() && signatures) {
+    if (out_dir_.empty()) {
+      return Fail(err, Status::InvalidArgument("--format " + format_ + " needs --out DIR"));
+    }
+    Result<int64_t> n = ExportSignatureFiles(store, name_, *ParseSignalType(format_), out_dir_);
+    if (!n.ok()) return Fail(err, n.status());
     Json j;
     j["bank"] = name_;
-    j["lines"] = r->lines;
-    j["added"] = r->added;
-    j["revived"] = r->revived;
-    j["unchanged"] = r->unchanged;
-    j["removed"] = r->removed;
-    j["skipped"] = r->skipped;
-    j["skip_reasons"] = r->skip_reasons;
+    j["signal"] = format_;
+    j["files"] = *n;
+    j["folder"] = out_dir_;
     out << Dump(j) << "\n";
-    return r->skipped > 0 ? 1 : 0;
+    return 0;
   }
   if (export_->parsed()) {
     // Plain lists hold one signal type (default pdq); other formats export

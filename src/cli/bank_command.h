@@ -5,6 +5,10 @@
 //   safeguard [--store URL] bank import NAME --format plain --signal pdq FILE|- [--skip-invalid]
 //   safeguard [--store URL] bank export NAME --format plain --signal pdq        (to stdout)
 //   (formats: plain, csv, threatexchange, stopncii, vics, ncmec; see bank/formats.h)
+//   safeguard [--store URL] bank import NAME --format vpdq|tmk FILE|FOLDER
+//   safeguard [--store URL] bank export NAME --format vpdq|tmk --out FOLDER
+//   (video signatures, one file per video in the reference formats; see
+//   bank/signatures.h; import reports count files as "lines")
 //   safeguard [--store URL] bank remove-entry NAME --signal S VALUE [--reason TEXT]
 //
 // Output is JSON (one object per line) except export, which writes the
@@ -18,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "safeguard/bank/plain_list.h"
 #include "safeguard/store/store.h"
 
 namespace safeguard::cli {
@@ -35,6 +40,8 @@ class BankCommand {
 
  private:
   int RunWith(Store& store, std::istream& in, std::ostream& out, std::ostream& err);
+  // Prints an import's report as JSON; returns the exit code.
+  int ImportReportOut(const ImportReport& report, std::ostream& out) const;
 
   const std::string* store_url_;
   CLI::App* bank_;
@@ -57,6 +64,7 @@ class BankCommand {
   std::string format_ = "plain";
   std::string signal_ = "pdq";
   std::string file_;
+  std::string out_dir_;
   bool skip_invalid_ = false;
   std::string added_by_;
   std::string value_;

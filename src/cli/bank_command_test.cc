@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "bank_cli_test_util.h"
+#include "hash_command.h"
 #include "match_command.h"
 #include "test_support.h"
 
@@ -137,6 +139,78 @@ TEST_F(BankCommandTest, BinaryUsesDefaultStoreInWorkingDirectory) {
   while (size_t n = std::fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
   EXPECT_EQ(::pclose(p), 0);
   EXPECT_EQ(out, hash + "\n");
+}
+
+// Videos end to end: `hash --signatures-dir` writes the reference files,
+// `bank import --format vpdq|tmk` takes them (a folder, a second time
+// unchanged), `match` finds the video by vPDQ and TMK and not another one,
+// `bank export` gives the same .tmk back and `remove-entry` takes it out.
+TEST_F(BankCommandTest, VideoSignaturesFromHashToMatch) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string videos = test_support::TestDataDir() + "/tmk/sample-videos/";
+  const std::string chair = videos + "chair-19-sd-bar.mp4";
+  const std::string sigs = dir_.File("sigs");
+  HashCommandOptions hash;
+  hash.paths = {chair};
+  hash.signatures_dir = sigs;
+  hash.progress = false;
+  std::ostringstream hashed;
+  ASSERT_EQ(RunHashCommand(hash, hashed), 0);
+  const Json line = Json::parse(hashed.str());
+  EXPECT_EQ(line["type"], "video");
+  const std::string tmk_file = line["tmk_file"];
+  const std::string vpdq_file = line["vpdq_file"];
+  // The .tmk written is the reference's, byte for byte.
+  EXPECT_EQ(test_support::ReadBytes(tmk_file),
+            test_support::ReadBytes(test_support::TestDataDir() +
+                                    "/tmk/sample-hashes/chair-19-sd-bar.tmk"));
+
+  ASSERT_EQ(RunBankCli(Store() + "bank create videos").rc, 0);
+  auto r = RunBankCli(Store() + "bank import videos --format tmk " + sigs);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["added"], 1);
+  r = RunBankCli(Store() + "bank import videos --format vpdq " + vpdq_file);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["added"], 1);
+  r = RunBankCli(Store() + "bank import videos --format tmk " + tmk_file);
+  EXPECT_EQ(Json::parse(r.out)["unchanged"], 1);
+  // A vPDQ text is not a .tmk: refused, naming the file, nothing changes.
+  r = RunBankCli(Store() + "bank import videos --format tmk " + vpdq_file);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find(vpdq_file), std::string::npos) << r.err;
+
+  r = RunBankCli(Store() + "match " + chair + " " + videos + "doorknob-hd-no-bar.mp4");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::istringstream lines(r.out);
+  std::string first, second;
+  std::getline(lines, first);
+  std::getline(lines, second);
+  const Json same = Json::parse(first);
+  EXPECT_EQ(same["type"], "video");
+  std::set<std::string> signals;
+  for (const Json& m : same["matches"]) {
+    signals.insert(m["signal"].get<std::string>());
+    if (m["signal"] == "vpdq") {
+      EXPECT_DOUBLE_EQ(m["query_percent"].get<double>(), 100.0);
+    } else if (m["signal"] == "tmk") {
+      EXPECT_NEAR(m["level2"].get<double>(), 1.0, 1e-5);  // float arithmetic
+    }
+  }
+  EXPECT_EQ(signals, (std::set<std::string>{"tmk", "vpdq"}));
+  EXPECT_TRUE(Json::parse(second)["matches"].empty()) << second;
+
+  r = RunBankCli(Store() + "bank export videos --format tmk --out " + dir_.File("out"));
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const std::string key = line["tmk_sha256"];
+  EXPECT_EQ(test_support::ReadBytes(dir_.File("out/" + key + ".tmk")),
+            test_support::ReadBytes(tmk_file));
+  EXPECT_EQ(RunBankCli(Store() + "bank export videos --format tmk").rc, 2);  // no --out
+  r = RunBankCli(Store() + "bank remove-entry videos --signal tmk " + key);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  r = RunBankCli(Store() + "match " + chair);
+  for (const Json& m : Json::parse(r.out)["matches"]) {
+    EXPECT_NE(m["signal"], "tmk");
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -43,8 +44,72 @@ std::vector<std::string> ExpandPaths(const std::vector<std::string>& args) {
   return files;
 }
 
-std::string SignalsJson(const std::string& path, const Result<FileSignals>& signals,
-                        bool dihedral) {
+namespace {
+
+// The video fields of a hash line (see hash_command.h).
+void VideoJson(const FileSignals& s, const SignatureFiles* files, nlohmann::ordered_json& j) {
+  j["format"] = s.format;
+  if (!s.video_status.ok()) {
+    j["error"] = s.video_status.message();
+    j["error_code"] = std::string(ErrorCodeName(s.video_status.code()));
+    return;
+  }
+  j["codec"] = s.video.codec;
+  j["width"] = s.video.width;
+  j["height"] = s.video.height;
+  j["rotation"] = s.video.rotation;
+  j["frame_rate"] = s.video.frame_rate;
+  j["duration"] = s.video.duration_seconds;
+  nlohmann::ordered_json frames = nlohmann::ordered_json::array();
+  const std::string text = FormatVpdq(s.vpdq);
+  for (size_t at = 0; at < text.size();) {
+    const size_t end = text.find('\n', at);
+    frames.push_back(text.substr(at, end - at));
+    at = end == std::string::npos ? text.size() : end + 1;
+  }
+  j["vpdq"] = std::move(frames);
+  if (s.tmk) {
+    const std::vector<uint8_t> bytes = TmkToBytes(*s.tmk);
+    j["tmk_frames"] = s.tmk->frame_count;
+    // The key a bank gives this signature (the SHA-256 of its .tmk bytes).
+    j["tmk_sha256"] = DigestBytes(bytes.data(), bytes.size()).sha256;
+  }
+  if (files != nullptr) {
+    j["vpdq_file"] = files->vpdq;
+    if (!files->tmk.empty()) j["tmk_file"] = files->tmk;
+  }
+}
+
+}  // namespace
+
+Result<SignatureFiles> WriteSignatureFiles(const std::string& dir, const FileSignals& s) {
+  SignatureFiles files;
+  if (!s.is_video || !s.video_status.ok()) return files;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError(dir + ": " + ec.message());
+  auto write = [](const std::string& path, std::string_view bytes) -> Status {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.close();
+    if (!f) return Status::IoError(path + ": cannot write");
+    return Status::Ok();
+  };
+  files.vpdq = dir + "/" + s.digests.sha256 + ".vpdq.txt";
+  if (Status w = write(files.vpdq, FormatVpdq(s.vpdq)); !w.ok()) return w;
+  if (s.tmk) {
+    const std::vector<uint8_t> bytes = TmkToBytes(*s.tmk);
+    files.tmk = dir + "/" + s.digests.sha256 + ".tmk";
+    if (Status w = write(
+            files.tmk, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+        !w.ok())
+      return w;
+  }
+  return files;
+}
+
+std::string SignalsJson(const std::string& path, const Result<FileSignals>& signals, bool dihedral,
+                        const SignatureFiles* files) {
   nlohmann::ordered_json j;
   j["path"] = path;
   if (!signals.ok()) {
@@ -53,7 +118,7 @@ std::string SignalsJson(const std::string& path, const Result<FileSignals>& sign
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   const FileSignals& s = *signals;
-  j["type"] = s.is_image ? "image" : "file";
+  j["type"] = s.is_image ? "image" : s.is_video ? "video" : "file";
   if (s.is_image && !s.image_status.ok()) {
     // The digests still count (exact matching needs no decoding).
     j["format"] = s.format;
@@ -70,6 +135,8 @@ std::string SignalsJson(const std::string& path, const Result<FileSignals>& sign
       for (const Hash256& h : s.pdq.dihedral) d.push_back(h.ToHex());
       j["pdq_dihedral"] = std::move(d);
     }
+  } else if (s.is_video) {
+    VideoJson(s, files, j);
   }
   j["md5"] = s.digests.md5;
   j["sha1"] = s.digests.sha1;
@@ -106,7 +173,14 @@ int RunHashCommand(const HashCommandOptions& options, std::ostream& out) {
         room.wait(lock, [&] { return i < printed + window; });
       }
       Result<FileSignals> s = ComputeFileSignals(files[i], options.signals);
-      std::string line = SignalsJson(files[i], s, options.signals.dihedral);
+      Result<SignatureFiles> written = SignatureFiles{};
+      if (s.ok() && !options.signatures_dir.empty()) {
+        written = WriteSignatureFiles(options.signatures_dir, *s);
+        if (!written.ok()) s = written.status();
+      }
+      std::string line =
+          SignalsJson(files[i], s, options.signals.dihedral,
+                      options.signatures_dir.empty() || !written.ok() ? nullptr : &*written);
       {
         std::lock_guard lock(mu);
         lines[i] = std::move(line);

@@ -118,6 +118,41 @@ TEST_F(HashCommand, FailuresAreReportedPerFileAndExitNonZeroAfterTheRest) {
   EXPECT_EQ(r.lines[2]["type"], "image");  // processing went on
 }
 
+// A video gets "type": "video", its vPDQ frames (1 per second) and the key of
+// its TMK+PDQF signature (equal to the reference's .tmk's SHA-256); a
+// truncated copy is still a video, with an error beside its digests;
+// --no-video makes it a plain file.
+TEST_F(HashCommand, VideosGetVpdqAndTmk) {
+  const std::string video = data_ + "/tmk/sample-videos/chair-19-sd-bar.mp4";
+  std::ifstream in(video, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(tmp_ / "half.mp4", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  CliRun r = RunSafeguard("hash " + video + " " + (tmp_ / "half.mp4").string());
+  EXPECT_EQ(r.exit_code, 1);  // the truncated one
+  ASSERT_EQ(r.lines.size(), 2u);
+  const nlohmann::json& v = r.lines[0];
+  EXPECT_EQ(v["type"], "video");
+  EXPECT_EQ(v["codec"], "h264");
+  EXPECT_EQ(v["width"], 480);
+  EXPECT_EQ(v["height"], 720);
+  ASSERT_EQ(v["vpdq"].size(), 19u);  // 18.8 s: frames 0, 30, ..., 540
+  EXPECT_EQ(v["vpdq"][1].get<std::string>().substr(0, 7), "30,100,");
+  const std::vector<uint8_t> tmk =
+      test_support::ReadBytes(data_ + "/tmk/sample-hashes/chair-19-sd-bar.tmk");
+  EXPECT_EQ(v["tmk_sha256"], DigestBytes(tmk.data(), tmk.size()).sha256);
+  EXPECT_EQ(v["tmk_frames"], 284);  // as the reference .tmk says
+  const nlohmann::json& half = r.lines[1];
+  EXPECT_EQ(half["type"], "video");
+  EXPECT_EQ(half["error_code"], "corrupt") << half.dump();
+  EXPECT_EQ(half["sha256"].get<std::string>().size(), 64u);
+
+  r = RunSafeguard("hash --no-video " + video);
+  EXPECT_EQ(r.exit_code, 0);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0]["type"], "file");
+  EXPECT_FALSE(r.lines[0].contains("vpdq"));
+}
+
 TEST(ExpandPaths, KeepsArgumentOrderAndMissingPaths) {
   const std::vector<std::string> out = ExpandPaths({"/nonexistent/x", "/nonexistent/y"});
   ASSERT_EQ(out.size(), 2u);

@@ -65,6 +65,16 @@ int main(int argc, char** argv) {
                    "Do not decode image files larger than this")
       ->capture_default_str();
   hash_cmd->add_flag("!--no-progress", hash.progress, "Never show progress on stderr");
+  hash_cmd->add_flag("!--no-video", hash.signals.video,
+                     "Do not probe and fingerprint videos (digests only)");
+  hash_cmd->add_flag("!--no-tmk", hash.signals.tmk, "Videos: vPDQ only, no TMK+PDQF");
+  hash_cmd
+      ->add_option("--vpdq-seconds", hash.signals.vpdq.seconds_per_hash,
+                   "Videos: seconds between vPDQ frames (0 = every frame)")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  hash_cmd->add_option("--signatures-dir", hash.signatures_dir,
+                       "Write each video's <sha256>.vpdq.txt and <sha256>.tmk here");
 
   cli::TextCommand text(&app);
   cli::BankCommand bank(&app, &store_url);

@@ -39,6 +39,13 @@ Json HitsJson(const std::vector<BankHit>& hits, bool dihedral) {
     j["signal"] = std::string(SignalTypeName(h.signal));
     j["distance"] = h.distance;
     if (dihedral && h.signal == SignalType::kPdq) j["variant"] = h.variant;
+    if (h.signal == SignalType::kVpdq) {
+      j["query_percent"] = h.query_percent;
+      j["entry_percent"] = h.entry_percent;
+    } else if (h.signal == SignalType::kTmk) {
+      j["level1"] = h.level1;
+      j["level2"] = h.level2;
+    }
     j["labels"] = LabelsJson(h.bank_labels);
     j["entry_labels"] = LabelsJson(h.entry_labels);
     a.push_back(std::move(j));
@@ -131,7 +138,27 @@ std::string FileMatchJson(const std::string& path, const Result<FileSignals>& si
     return Dump(j);
   }
   const FileSignals& s = *signals;
+  j["type"] = s.is_image ? "image" : s.is_video ? "video" : "file";
   MatchResult all;
+  auto error = [&](const Status& why) {
+    j["error"] = why.message();
+    j["error_code"] = std::string(ErrorCodeName(why.code()));
+  };
+  if (s.is_video && s.video_status.ok()) {
+    j["vpdq_frames"] = s.vpdq.size();
+    Result<MatchResult> r = matcher.MatchVpdq(s.vpdq);
+    if (!r.ok()) {
+      error(r.status());
+    } else {
+      Merge(std::move(*r), &all);
+    }
+    if (s.tmk) {
+      j["tmk_frames"] = s.tmk->frame_count;
+      Merge(matcher.MatchTmk(*s.tmk), &all);
+    }
+  } else if (s.is_video) {
+    error(s.video_status);
+  }
   if (s.is_image && s.image_status.ok()) {
     j["pdq"] = s.pdq.hash.ToHex();
     j["pdq_quality"] = s.pdq.quality;
@@ -139,14 +166,12 @@ std::string FileMatchJson(const std::string& path, const Result<FileSignals>& si
     if (dihedral && s.pdq.has_dihedral) queries = s.pdq.dihedral;
     Result<MatchResult> r = matcher.MatchPdq(queries, s.pdq.quality);
     if (!r.ok()) {
-      j["error"] = r.status().message();
-      j["error_code"] = std::string(ErrorCodeName(r.status().code()));
+      error(r.status());
     } else {
       Merge(std::move(*r), &all);
     }
   } else if (s.is_image) {
-    j["error"] = s.image_status.message();
-    j["error_code"] = std::string(ErrorCodeName(s.image_status.code()));
+    error(s.image_status);
   }
   Merge(matcher.MatchDigest(SignalType::kMd5, s.digests.md5), &all);
   Merge(matcher.MatchDigest(SignalType::kSha1, s.digests.sha1), &all);

@@ -3,12 +3,15 @@
 //
 //   safeguard [--store URL] match [--dihedral] [-j N] PATH...
 //     one JSON line per file, in input order (hashed on N threads, default
-//     one per core): {"path": ..., "pdq": ..., "matches": [...], "allow": [...]}
+//     one per core): {"path": ..., "type": "image"|"video"|"file", "pdq": ...,
+//     "matches": [...], "allow": [...]}; a video has "vpdq_frames" and
+//     "tmk_frames" instead of "pdq" and is matched by vPDQ, TMK and digests
 //   safeguard [--store URL] match --hashes FILE|-
 //     one JSON line per PDQ hash: {"pdq": "<hex>", "matches": [...], "allow": [...]}
 //
 // A match: {"bank", "entry", "signal", "distance", "labels" (the bank's),
-// "entry_labels"} and, with --dihedral, "variant". Files are hashed as
+// "entry_labels"} and, with --dihedral, "variant"; a vPDQ match also has
+// "query_percent" and "entry_percent", a TMK match "level1" and "level2". Files are hashed as
 // `safeguard hash` hashes them; a file with an error gets "error" and
 // "error_code" (its digests are still matched when it was read).
 //

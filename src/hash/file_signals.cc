@@ -34,6 +34,42 @@ void HashImage(const uint8_t* data, size_t size, const SignalOptions& options,
   }
 }
 
+// Fingerprints a video whose decoders `open` makes (one per pass). Not a
+// video (kUnsupported from the first open): leaves `s` alone. Any other
+// failure is the video's status.
+template <typename Open>
+void HashVideo(const Open& open, const SignalOptions& options, FileSignals& s) {
+  Result<std::unique_ptr<VideoDecoder>> first = open();
+  if (!first.ok() && first.status().code() == ErrorCode::kUnsupported) return;
+  s.is_video = true;
+  if (!first.ok()) {
+    s.video_status = first.status();
+    return;
+  }
+  s.video = (*first)->info();
+  s.format = s.video.container;
+  Result<VpdqSignature> vpdq = VpdqHashVideo(**first, options.vpdq);
+  if (!vpdq.ok()) {
+    s.video_status = vpdq.status();
+    return;
+  }
+  s.vpdq = std::move(vpdq->frames);
+  if (!options.tmk) return;
+  Result<std::unique_ptr<VideoDecoder>> second = open();
+  if (!second.ok()) {
+    s.video_status = second.status();
+    return;
+  }
+  TmkOptions tmk;
+  tmk.open = options.vpdq.open;
+  Result<TmkSignature> signature = TmkHashVideo(**second, tmk);
+  if (!signature.ok()) {
+    s.video_status = signature.status();
+    return;
+  }
+  s.tmk = std::move(*signature);
+}
+
 }  // namespace
 
 std::string_view PdqModeName(PdqMode mode) {
@@ -62,7 +98,12 @@ Result<FileSignals> ComputeSignals(const uint8_t* data, size_t size, const Signa
   s.digests = DigestBytes(data, size);
   s.format = SniffImageFormat(data, size);
   s.is_image = !s.format.empty();
-  if (s.is_image) HashImage(data, size, options, name, s);
+  if (s.is_image) {
+    HashImage(data, size, options, name, s);
+  } else if (options.video && size <= options.vpdq.open.limits.max_file_bytes) {
+    HashVideo([&] { return VideoDecoder::OpenBuffer(data, size, options.vpdq.open, name); },
+              options, s);
+  }
   return s;
 }
 
@@ -110,6 +151,9 @@ Result<FileSignals> ComputeFileSignals(const std::string& path, const SignalOpti
     if (*n < buf.size()) break;
   }
   s.digests = digester.Finish();
+  if (!s.is_image && options.video && file->size() <= options.vpdq.open.limits.max_file_bytes) {
+    HashVideo([&] { return VideoDecoder::OpenFile(path, options.vpdq.open); }, options, s);
+  }
   return s;
 }
 
