@@ -9,6 +9,7 @@
 #include <pugixml.hpp>
 
 #include "import_util.h"
+#include "safeguard/bank/signatures.h"
 
 namespace safeguard {
 namespace {
@@ -25,6 +26,9 @@ struct Record {
   Labels labels;
   std::string source_id;
   bool deleted = false;
+  // `value` is a signature as text (SignatureFromText), e.g. NCMEC's
+  // <tmk_pdqf>, for a signal with a payload.
+  bool signature = false;
 };
 
 // Checks and applies one record to the open writer.
@@ -42,7 +46,21 @@ Status Apply(EntryWriter& writer, const Record& r, const ImportOptions& options,
     if (!s.ok()) return fail(s.status().message());
     signal = *s;
   }
-  Result<std::string> value = NormalizeSignalValue(signal, bank_internal::Trim(r.value));
+  std::optional<Entry> signature;
+  if (SignalHasPayload(signal)) {
+    if (!r.signature) {
+      return fail(std::string(SignalTypeName(signal)) +
+                  " entries are signatures: import them from their files (--format " +
+                  std::string(SignalTypeName(signal)) + ")");
+    }
+    Result<std::string> bytes = SignatureFromText(r.value);
+    Result<Entry> entry = bytes.ok() ? SignatureEntry(signal, *bytes) : bytes.status();
+    if (!entry.ok()) return fail(entry.status().message());
+    signature = std::move(*entry);
+  }
+  Result<std::string> value = signature
+                                  ? Result<std::string>(signature->value)
+                                  : NormalizeSignalValue(signal, bank_internal::Trim(r.value));
   if (!value.ok()) return fail(value.status().message());
   if (r.deleted) {
     Result<bool> removed = writer.Remove(signal, *value, options.now, "deleted by source");
@@ -53,6 +71,7 @@ Status Apply(EntryWriter& writer, const Record& r, const ImportOptions& options,
   Entry e;
   e.signal = signal;
   e.value = std::move(*value);
+  if (signature) e.payload = std::move(signature->payload);
   e.labels = options.labels;
   for (const auto& [k, v] : r.labels) e.labels[k] = v;
   e.provenance = {options.source, r.source_id, options.now, options.added_by};
@@ -395,8 +414,9 @@ Status ImportJson(ExchangeFormat format, EntryWriter& writer, std::istream& in,
 }
 
 // NCMEC hash-sharing XML: <image>/<video> elements anywhere, each with <id>,
-// optional <classification> and <fingerprints> (<md5>, <sha1>, <pdq>, ...;
-// other types such as <tmk_pdqf> or <pdna> are ignored). An element inside
+// optional <classification> and <fingerprints> (<md5>, <sha1>, <pdq>,
+// <tmk_pdqf> (a .tmk as base64 or hex), ...; other types such as <pdna> are
+// ignored). An element inside
 // <deletedEntries>, or with deleted="true", removes its fingerprints, or, when
 // it lists none, every entry with its id. Deletions apply after every
 // addition of the file, wherever they stand in it: an entry that a file both
@@ -455,11 +475,13 @@ Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& o
       if (type == "sha1") signal = SignalType::kSha1;
       if (type == "sha256") signal = SignalType::kSha256;
       if (type == "pdq") signal = SignalType::kPdq;
+      if (type == "tmk_pdqf") signal = SignalType::kTmk;
       if (!signal) continue;
       ++found;
       Record r = base;
       r.signal = signal;
       r.value = f.child_value();
+      r.signature = signal == SignalType::kTmk;
       if (Status s = Apply(writer, r, options, report); !s.ok()) return s;
     }
     if (found > 0) return Status::Ok();
@@ -470,7 +492,7 @@ Status ImportNcmec(EntryWriter& writer, std::istream& in, const ImportOptions& o
       return Status::Ok();
     }
     return bank_internal::SkipOrFail(
-        Status::InvalidArgument(where + ": no md5, sha1, sha256 or pdq fingerprint"),
+        Status::InvalidArgument(where + ": no md5, sha1, sha256, pdq or tmk_pdqf fingerprint"),
         options.skip_invalid, report);
   };
   // Additions first, then deletions, each in document order.
@@ -551,8 +573,18 @@ Result<int64_t> ExportList(Store& store, std::string_view bank_name, ExchangeFor
   OrderedJson items = OrderedJson::array();
   if (format == ExchangeFormat::kCsv) out << "signal,value,source_id,labels\n";
   pugi::xml_document xml;
-  pugi::xml_node images = xml.append_child("queryResult").append_child("images");
-  Status s = store.ForEachEntry(bank->id, {signal, false}, [&](const Entry& e) -> Status {
+  pugi::xml_node result = xml.append_child("queryResult");
+  pugi::xml_node images = result.append_child("images");
+  pugi::xml_node videos;  // made for the first TMK
+  Store::EntryFilter filter;
+  filter.signal = signal;
+  // Only NCMEC carries a signature (TMK); the other formats leave them out.
+  filter.payloads = format == ExchangeFormat::kNcmecXml;
+  Status s = store.ForEachEntry(bank->id, filter, [&](const Entry& e) -> Status {
+    if (SignalHasPayload(e.signal) &&
+        (format != ExchangeFormat::kNcmecXml || e.signal != SignalType::kTmk)) {
+      return Status::Ok();
+    }
     switch (format) {
       case ExchangeFormat::kPlain:
         break;
@@ -604,15 +636,17 @@ Result<int64_t> ExportList(Store& store, std::string_view bank_name, ExchangeFor
         break;
       }
       case ExchangeFormat::kNcmecXml: {
-        pugi::xml_node image = images.append_child("image");
-        image.append_child("id").text().set(e.provenance.source_id.c_str());
+        const bool tmk = e.signal == SignalType::kTmk;
+        if (tmk && !videos) videos = result.insert_child_after("videos", images);
+        pugi::xml_node item = tmk ? videos.append_child("video") : images.append_child("image");
+        item.append_child("id").text().set(e.provenance.source_id.c_str());
         if (auto c = e.labels.find("classification"); c != e.labels.end()) {
-          image.append_child("classification").text().set(c->second.c_str());
+          item.append_child("classification").text().set(c->second.c_str());
         }
-        image.append_child("fingerprints")
-            .append_child(std::string(SignalTypeName(e.signal)).c_str())
+        item.append_child("fingerprints")
+            .append_child(tmk ? "tmk_pdqf" : std::string(SignalTypeName(e.signal)).c_str())
             .text()
-            .set(e.value.c_str());
+            .set(tmk ? SignatureToText(e.payload).c_str() : e.value.c_str());
         break;
       }
     }

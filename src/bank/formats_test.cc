@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+
+#include "safeguard/bank/signatures.h"
 #include "test_support.h"
 
 namespace safeguard {
@@ -258,7 +260,7 @@ TEST_F(FormatsTest, NcmecXmlWithDeletions) {
       <classification>A1</classification>
       <fingerprints><md5>)" +
                           md5 + "</md5><sha1>" + sha1 + "</sha1><PDQ>" + pdq +
-                          R"(</PDQ><tmk_pdqf>ignored</tmk_pdqf></fingerprints>
+                          R"(</PDQ><pdna>ignored</pdna></fingerprints>
     </image>
     <video>
       <id>200</id>
@@ -307,6 +309,66 @@ TEST_F(FormatsTest, NcmecXmlWithDeletions) {
 // An entry that one file both adds and deletes ends up deleted, wherever the
 // <deletedEntries> list stands, and the counts reported agree with the bank.
 // The export of the bank that leaves (no live entry) imports again.
+// NCMEC's TMK_PDQF: a .tmk inside <tmk_pdqf>, read as base64 or hex, stored
+// as the same signature (one entry), exported under <videos> as base64 and
+// imported again; deleted by its fingerprint; a damaged one names its
+// element; list formats refuse signatures with a pointer to the files.
+TEST_F(FormatsTest, NcmecTmkPdqf) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::vector<uint8_t> file = test_support::ReadBytes(
+      test_support::TestDataDir() + "/tmk/sample-hashes/chair-19-sd-bar.tmk");
+  const std::string tmk(file.begin(), file.end());
+  std::string hex;
+  for (unsigned char c : tmk) {
+    static constexpr char kDigits[] = "0123456789ABCDEF";
+    hex += kDigits[c >> 4];
+    hex += kDigits[c & 15];
+  }
+  const std::string base64 = SignatureToText(tmk);
+  ASSERT_EQ(*SignatureFromText(base64), tmk);
+  // Line breaks inside the text are ignored, as MIME base64 has them.
+  ASSERT_EQ(*SignatureFromText(base64.substr(0, 76) + "\n" + base64.substr(76)), tmk);
+  auto video = [](const std::string& id, const std::string& tmk_text) {
+    return "<video><id>" + id + "</id><classification>A1</classification><fingerprints>" +
+           "<tmk_pdqf>" + tmk_text + "</tmk_pdqf></fingerprints></video>";
+  };
+  Result<ImportReport> r = Import(
+      "a", ExchangeFormat::kNcmecXml,
+      "<queryResult><videos>" + video("v1", base64) + video("v2", hex) + "</videos></queryResult>");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->added, 1);
+  EXPECT_EQ(r->unchanged, 1);
+  const std::string key = PayloadKey(tmk);
+  EXPECT_EQ(Entries("a"), std::vector<std::string>{"tmk " + key + " v1 classification=A1;"});
+  const std::string exported = Export("a", ExchangeFormat::kNcmecXml);
+  EXPECT_NE(exported.find("<videos>"), std::string::npos) << exported.substr(0, 300);
+  ASSERT_TRUE(Import("b", ExchangeFormat::kNcmecXml, exported).ok());
+  EXPECT_EQ(Entries("b"), Entries("a"));
+  Result<Entry> stored = store_->GetEntry(1);
+  EXPECT_EQ(stored->payload, tmk);
+  // Formats without signatures leave it out of their exports.
+  EXPECT_EQ(Export("a", ExchangeFormat::kCsv), "signal,value,source_id,labels\n");
+
+  r = Import(
+      "b", ExchangeFormat::kNcmecXml,
+      "<queryResult><deletedEntries>" + video("", base64) + "</deletedEntries></queryResult>");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->removed, 1);
+  EXPECT_TRUE(Entries("b").empty());
+
+  for (const std::string& bad : {std::string("not a signature!"), base64.substr(0, 400)}) {
+    r = Import("b", ExchangeFormat::kNcmecXml,
+               "<queryResult><videos>" + video("v3", bad) + "</videos></queryResult>");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("element 1"), std::string::npos) << r.status().message();
+  }
+  r = Import("b", ExchangeFormat::kCsv, "signal,value\ntmk," + key + "\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("line 2"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("--format tmk"), std::string::npos);
+  EXPECT_TRUE(Entries("b").empty());
+}
+
 TEST_F(FormatsTest, NcmecAddedAndDeletedInOneImport) {
   std::mt19937_64 rng(37);
   const std::string md5 = RandomHex(rng, 32), md5b = RandomHex(rng, 32), pdq = RandomHex(rng, 64);

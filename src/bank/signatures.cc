@@ -1,5 +1,8 @@
 #include "safeguard/bank/signatures.h"
 
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -120,6 +123,55 @@ Result<int64_t> ExportSignatureFiles(Store& store, std::string_view bank_name, S
   });
   if (!s.ok()) return s;
   return written;
+}
+
+std::string SignatureToText(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+Result<std::string> SignatureFromText(std::string_view text) {
+  std::string compact;
+  compact.reserve(text.size());
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') compact += c;
+  }
+  if (compact.size() > 2 * kMaxPayloadBytes) {
+    return Status::LimitExceeded("an encoded signature over " + std::to_string(kMaxPayloadBytes) +
+                                 " bytes");
+  }
+  const bool hex =
+      compact.size() % 2 == 0 && !compact.empty() &&
+      std::all_of(compact.begin(), compact.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      });
+  if (hex) {
+    auto nibble = [](char c) {
+      return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;  // checked above
+    };
+    std::string bytes(compact.size() / 2, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      bytes[i] = static_cast<char>(nibble(compact[2 * i]) << 4 | nibble(compact[2 * i + 1]));
+    }
+    return bytes;
+  }
+  if (compact.empty() || compact.size() % 4 != 0) {
+    return Status::InvalidArgument("a signature must be hex or base64");
+  }
+  std::string bytes(compact.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(bytes.data()),
+                                reinterpret_cast<const unsigned char*>(compact.data()),
+                                static_cast<int>(compact.size()));
+  if (n < 0) return Status::InvalidArgument("a signature must be hex or base64");
+  // EVP_DecodeBlock counts the padding's zero bytes.
+  size_t size = static_cast<size_t>(n);
+  for (size_t i = compact.size(); i > 0 && compact[i - 1] == '=' && size > 0; --i) --size;
+  bytes.resize(size);
+  return bytes;
 }
 
 }  // namespace safeguard

@@ -56,6 +56,13 @@ Result<ImportReport> ImportSignatureFiles(Store& store, std::string_view bank_na
 Result<int64_t> ExportSignatureFiles(Store& store, std::string_view bank_name, SignalType signal,
                                      const std::string& dir);
 
+// Binary signatures (.tmk) inside text formats (NCMEC's <tmk_pdqf>): written
+// as base64; read as base64 or as hex (whitespace ignored), since the
+// exchange formats' documents do not pin the encoding down.
+std::string SignatureToText(std::string_view bytes);
+// Errors: kInvalidArgument (neither hex nor base64).
+Result<std::string> SignatureFromText(std::string_view text);
+
 // The file name extension of a signature file: ".vpdq.txt" or ".tmk".
 std::string_view SignatureFileExtension(SignalType signal);
 
