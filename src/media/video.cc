@@ -195,9 +195,14 @@ struct VideoDecoder::State {
   int sws_dst_w = 0, sws_dst_h = 0;
   std::vector<uint8_t> rgb;      // converted, before rotation
   std::vector<uint8_t> rotated;  // after rotation
+  // The decoded frame (its serial number in this Sample) whose conversion
+  // the buffers hold: a frame the resampler repeats is converted once.
+  int64_t converted_serial = -1;
+  VideoFrame converted;
 
   Status Open();
-  Status Convert(const AVFrame* frame, const FrameSampling& s, VideoFrame* out);
+  // `serial` numbers the decoded frames of one Sample (-1: do not reuse).
+  Status Convert(const AVFrame* frame, int64_t serial, const FrameSampling& s, VideoFrame* out);
 };
 
 Status VideoDecoder::State::Open() {
@@ -346,7 +351,16 @@ Status VideoDecoder::State::Open() {
   return Status::Ok();
 }
 
-Status VideoDecoder::State::Convert(const AVFrame* frame, const FrameSampling& s, VideoFrame* out) {
+Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const FrameSampling& s,
+                                    VideoFrame* out) {
+  if (serial >= 0 && serial == converted_serial) {
+    out->width = converted.width;
+    out->height = converted.height;
+    out->rgb = converted.rgb;
+    out->row_stride = converted.row_stride;
+    return Status::Ok();
+  }
+  converted_serial = -1;
   if (frame->width <= 0 || frame->height <= 0 || frame->format < 0) {
     return Status::Corrupt(name + ": decoder returned a frame without pixels");
   }
@@ -418,6 +432,8 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, const FrameSampling& s
     out->rgb = rotated.data();
     out->row_stride = rstride;
   }
+  converted = *out;
+  converted_serial = serial;
   return Status::Ok();
 }
 
@@ -534,6 +550,34 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     return Status::InvalidArgument("resampling rate must be in [0.01, 1000] fps");
   }
   const bool resample = s.mode == FrameSampling::Mode::kResample;
+  const VideoLimits& lim = st.options.limits;
+  // Work bounds that do not depend on what the container says: packets read
+  // (whether or not they decode) and their bytes, per byte of input.
+  const int64_t max_packets = 2 * std::max<int64_t>(lim.max_frames, 0) + 16;
+  const uint64_t packet_bytes_budget =
+      (uint64_t{1} << 20) +
+      static_cast<uint64_t>(std::clamp<int64_t>(lim.max_packet_bytes_per_file_byte, 0, 1 << 20)) *
+          std::min<uint64_t>(st.source.size, uint64_t{1} << 40);
+  uint64_t packet_bytes = 0;
+  auto count_packet_bytes = [&](const AVPacket* p) -> Status {
+    packet_bytes += static_cast<uint64_t>(std::max(p->size, 0));
+    if (packet_bytes > packet_bytes_budget) {
+      return Status::LimitExceeded(
+          st.name + ": the container hands the decoder more than " +
+          std::to_string(packet_bytes_budget) + " bytes of packets from a file of " +
+          std::to_string(st.source.size) + " bytes (max_packet_bytes_per_file_byte " +
+          std::to_string(lim.max_packet_bytes_per_file_byte) + "): a damaged index");
+    }
+    return Status::Ok();
+  };
+  // Resampling: the last output frame allowed, stamped at most
+  // max_duration_seconds. A frame's duration can claim days in a file of a
+  // few bytes, and -r repeats it for all of them.
+  const double max_out_index =
+      resample ? std::floor(std::clamp(lim.max_duration_seconds, 0.0, 1e12) * s.fps) : 0;
+  // Timestamps and durations in output frames are clamped past that bound
+  // (which fails anyway), so that the resampler's arithmetic cannot overflow.
+  const double out_clamp = max_out_index + 16;
   AVFormatContext* fc = st.format.get();
   AVStream* stream = fc->streams[st.stream_index];
   const AVRational tb = stream->time_base;
@@ -558,14 +602,19 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
   // Timestamp and duration in output frames, computed as the tool does
   // (rescaled with extra bits, nudged off exact midpoints).
   auto sync_of = [&](int64_t pts) {
-    double sync = static_cast<double>(av_rescale_q(pts - start, tb, out_tb_ext)) /
+    int64_t from_start = 0;
+    if (__builtin_sub_overflow(pts, start, &from_start))
+      from_start = pts < 0 ? INT64_MIN : INT64_MAX;
+    double sync = static_cast<double>(av_rescale_q(from_start, tb, out_tb_ext)) /
                   static_cast<double>(int64_t{1} << extra_bits);
-    return sync + (sync > 0 ? 1.0 : sync < 0 ? -1.0 : 0.0) / (1 << 17);
+    sync += (sync > 0 ? 1.0 : sync < 0 ? -1.0 : 0.0) / (1 << 17);
+    return std::clamp(sync, -out_clamp, out_clamp);
   };
   auto duration_of = [&](int64_t frame_duration) {
-    const long rounded =
-        std::lrint(static_cast<double>(frame_duration) * av_q2d(tb) / av_q2d(out_tb));
-    return rounded > 0 ? static_cast<double>(rounded) : default_duration;
+    const double frames = static_cast<double>(frame_duration) * av_q2d(tb) / av_q2d(out_tb);
+    if (!(frames < out_clamp)) return out_clamp;  // also NaN
+    const long rounded = std::lrint(frames);
+    return rounded > 0 ? static_cast<double>(rounded) : std::min(default_duration, out_clamp);
   };
 
   FramePtr frame(av_frame_alloc());
@@ -593,6 +642,7 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
       if (packet->stream_index == st.stream_index) {
         if (packet->pts == AV_NOPTS_VALUE) usable = false;
         times.emplace_back(packet->pts, packet->duration);
+        if (Status b = count_packet_bytes(packet.get()); !b.ok()) return b;
       }
       av_packet_unref(packet.get());
       if (static_cast<int64_t>(times.size()) > st.options.limits.max_frames) {
@@ -640,31 +690,51 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
 
   ConstantRateResampler resampler(fc->nb_streams == 1);
   bool have_previous = false;
+  int64_t previous_serial = -1;
   bool stop = false;
   int64_t packets = 0;
   int64_t out_index = 0;
 
-  auto emit = [&](const AVFrame* f, int64_t index, double timestamp) -> Status {
+  auto emit = [&](const AVFrame* f, int64_t serial, int64_t index, double timestamp) -> Status {
     VideoFrame vf;
     vf.index = index;
     vf.timestamp_seconds = timestamp;
     const int64_t pts = f->best_effort_timestamp;
-    vf.pts_seconds =
-        pts == AV_NOPTS_VALUE ? timestamp : static_cast<double>(pts - start) * av_q2d(tb);
-    if (Status c = st.Convert(f, s, &vf); !c.ok()) return c;
+    vf.pts_seconds = pts == AV_NOPTS_VALUE
+                         ? timestamp
+                         : (static_cast<double>(pts) - static_cast<double>(start)) * av_q2d(tb);
+    if (Status c = st.Convert(f, serial, s, &vf); !c.ok()) return c;
     if (!on_frame(vf)) stop = true;
     return Status::Ok();
   };
-  auto emit_resampled = [&](const AVFrame* f, const ConstantRateResampler::Decision& d) -> Status {
-    for (int64_t i = 0; i < d.repeat_previous && have_previous && !stop; ++i) {
-      if (Status e = emit(previous.get(), out_index, static_cast<double>(out_index) / s.fps);
+  // Refuses output past max_duration_seconds before a frame of it is made.
+  auto check_output = [&](int64_t frames) -> Status {
+    if (static_cast<double>(out_index) + static_cast<double>(frames) - 1 > max_out_index) {
+      return Status::LimitExceeded(st.name + ": resampled output past max_duration_seconds " +
+                                   std::to_string(lim.max_duration_seconds) + " (output frame " +
+                                   std::to_string(std::llround(static_cast<double>(out_index) +
+                                                               static_cast<double>(frames) - 1)) +
+                                   " at " + std::to_string(s.fps) +
+                                   " fps; a frame's duration or timestamp is too large)");
+    }
+    return Status::Ok();
+  };
+  auto emit_resampled = [&](const AVFrame* f, int64_t serial,
+                            const ConstantRateResampler::Decision& d) -> Status {
+    const int64_t repeats = have_previous ? std::max<int64_t>(d.repeat_previous, 0) : 0;
+    if (Status c = check_output(repeats + std::max<int64_t>(d.emit_current, 0)); !c.ok()) return c;
+    for (int64_t i = 0; i < repeats && !stop; ++i) {
+      if (Status e = emit(previous.get(), previous_serial, out_index,
+                          static_cast<double>(out_index) / s.fps);
           !e.ok()) {
         return e;
       }
       ++out_index;
     }
     for (int64_t i = 0; i < d.emit_current && !stop; ++i) {
-      if (Status e = emit(f, out_index, static_cast<double>(out_index) / s.fps); !e.ok()) return e;
+      if (Status e = emit(f, serial, out_index, static_cast<double>(out_index) / s.fps); !e.ok()) {
+        return e;
+      }
       ++out_index;
     }
     return Status::Ok();
@@ -679,7 +749,8 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     }
     const int64_t pts = f->best_effort_timestamp;
     if (pts != AV_NOPTS_VALUE &&
-        static_cast<double>(pts - start) * av_q2d(tb) > st.options.limits.max_duration_seconds) {
+        (static_cast<double>(pts) - static_cast<double>(start)) * av_q2d(tb) >
+            st.options.limits.max_duration_seconds) {
       return Status::LimitExceeded(st.name + ": a frame past max_duration_seconds " +
                                    std::to_string(st.options.limits.max_duration_seconds));
     }
@@ -694,7 +765,7 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     if (!resample) {
       const int64_t index = entry ? entry->index : count;
       if (index % frame_mod == 0) {
-        result = emit(f, index, static_cast<double>(index) / st.info.frame_rate);
+        result = emit(f, -1, index, static_cast<double>(index) / st.info.frame_rate);
       }
     } else {
       ConstantRateResampler::Decision d;
@@ -709,10 +780,11 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
         d = resampler.Next(sync, duration_of(f->pkt_duration));
 #endif
       }
-      result = emit_resampled(f, d);
+      result = emit_resampled(f, count, d);
       av_frame_unref(previous.get());
       if (av_frame_ref(previous.get(), f) < 0) return Status::Internal(st.name + ": out of memory");
       have_previous = true;
+      previous_serial = count;
     }
     return result;
   };
@@ -745,6 +817,12 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
       continue;
     }
     ++packets;
+    if (packets > max_packets) {
+      return Status::LimitExceeded(st.name + ": more than " + std::to_string(max_packets) +
+                                   " video packets (2 per frame of max_frames " +
+                                   std::to_string(lim.max_frames) + ")");
+    }
+    if (Status b = count_packet_bytes(packet.get()); !b.ok()) return b;
     if (packet->flags & AV_PKT_FLAG_CORRUPT) corrupt_packets = true;
     if (plan) {
       const FramePlan::Entry* e = plan->Find(packet->pts);
@@ -767,9 +845,11 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
   }
   if (stop) return Status::Ok();
   if (resample && have_previous) {
-    const int64_t tail = plan ? plan->tail_repeats : resampler.Finish();
+    const int64_t tail = std::max<int64_t>(plan ? plan->tail_repeats : resampler.Finish(), 0);
+    if (Status c = check_output(tail); !c.ok()) return c;
     for (int64_t i = 0; i < tail && !stop; ++i) {
-      if (Status e = emit(previous.get(), out_index, static_cast<double>(out_index) / s.fps);
+      if (Status e = emit(previous.get(), previous_serial, out_index,
+                          static_cast<double>(out_index) / s.fps);
           !e.ok()) {
         return e;
       }

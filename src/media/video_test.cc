@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -161,6 +163,145 @@ TEST(VideoLimits, RefusedFromTheHeaderOrWhileDecoding) {
   o = {};
   o.limits.max_frames = 100;  // the header declares 564
   EXPECT_EQ(VideoDecoder::OpenFile(path, o).status().code(), ErrorCode::kLimitExceeded);
+}
+
+// One VP9 keyframe, 32x24 (a gradient), as libvpx-vp9 encodes it for
+// fuzz/make_video_seeds: the smallest real picture to build inputs around.
+std::vector<uint8_t> Vp9Keyframe() {
+  const char* hex =
+      "824983420001f001761038241c18420000306000005f3ffffcafd54c7bf876e03cdbc004d1dd134c5f102ffffffd"
+      "0aa7"
+      "5e3135df687ffffd2e754515c70ba245cfffd763fd1658797fff5c80dffdf53c2bbffbc27c83a643ffbe006fff4d"
+      "8043"
+      "90adb8b3b43b8ffffeefd959ffdcc8df0114afe4e33f2b716f9fd78c09ef9af3feebb97fb820794e50102349c87b"
+      "fffd"
+      "a03570feb1ffff07fff07255f9aa61c89dbc2dfdbd9833b5400742ffff7a2a069e3fe2b333ea7b3dc227c6942ef6"
+      "3800";
+  std::vector<uint8_t> out;
+  for (size_t i = 0; hex[i] != '\0'; i += 2) {
+    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+// An IVF file of VP9 packets with timestamps 0, 1, 2, ... in a time base of
+// `tick_num / tick_den` seconds (the container has no frame durations: a
+// packet lasts one tick).
+std::vector<uint8_t> Ivf(uint32_t tick_num, uint32_t tick_den,
+                         const std::vector<std::vector<uint8_t>>& packets) {
+  std::vector<uint8_t> out;
+  auto put = [&](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  for (char c : std::string("DKIF")) out.push_back(static_cast<uint8_t>(c));
+  put(0, 2);   // version
+  put(32, 2);  // header size
+  for (char c : std::string("VP90")) out.push_back(static_cast<uint8_t>(c));
+  put(32, 2);  // width
+  put(24, 2);  // height
+  put(tick_den, 4);
+  put(tick_num, 4);
+  put(0, 4);  // duration: not declared
+  put(0, 4);
+  for (size_t k = 0; k < packets.size(); ++k) {
+    put(packets[k].size(), 4);
+    put(k, 8);
+    out.insert(out.end(), packets[k].begin(), packets[k].end());
+  }
+  return out;
+}
+
+struct Outcome {
+  Status status;
+  int64_t frames = 0;   // sampled
+  int64_t decoded = 0;  // decoder output
+  std::vector<uint64_t> pixel_sums;
+};
+
+Outcome SampleBuffer(const std::vector<uint8_t>& bytes, const FrameSampling& s,
+                     const VideoOpenOptions& o = {}) {
+  Outcome out;
+  Result<std::unique_ptr<VideoDecoder>> v =
+      VideoDecoder::OpenBuffer(bytes.data(), bytes.size(), o, "synthetic.ivf");
+  if (!v.ok()) {
+    out.status = v.status();
+    return out;
+  }
+  out.status = (*v)->Sample(s, [&](const VideoFrame& f) {
+    ++out.frames;
+    uint64_t sum = 0;
+    for (int y = 0; y < f.height; ++y) {
+      const uint8_t* row = f.rgb + y * f.row_stride;
+      for (int x = 0; x < 3 * f.width; ++x) sum = sum * 1099511628211ull + row[x];
+    }
+    out.pixel_sums.push_back(sum);
+    return true;
+  });
+  out.decoded = (*v)->decoded_frames();
+  return out;
+}
+
+// The fuzz finding: a frame whose duration claims days (here one IVF tick of
+// 100,000 s; in the fuzzer's input 40 million s) made `-r` resampling repeat
+// it at 15 fps for all of them, millions of conversions from 200 bytes.
+// Resampled output is bounded by max_duration_seconds, and a repeated frame
+// is converted once.
+TEST(VideoLimits, ResampledOutputIsBoundedByMaxDuration) {
+  const std::vector<uint8_t> key = Vp9Keyframe();
+  const auto start = std::chrono::steady_clock::now();
+  Outcome days = SampleBuffer(Ivf(100'000, 1, {key}), FrameSampling::Resampled(15, 64, 64));
+  EXPECT_EQ(days.status.code(), ErrorCode::kLimitExceeded) << days.status.ToString();
+  EXPECT_NE(days.status.message().find("max_duration_seconds"), std::string::npos);
+  EXPECT_EQ(days.frames, 0);  // refused before a frame of it is made
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // Every frame of it: one frame, no resampling, fine.
+  Outcome plain =
+      SampleBuffer(Ivf(100'000, 1, {key}), FrameSampling::EveryFrame(), VideoOpenOptions{});
+  EXPECT_TRUE(plain.status.ok()) << plain.status.ToString();
+  EXPECT_EQ(plain.frames, 1);
+
+  // Within the limit: two frames of 60 s each are 120 s at 15 fps, every
+  // output the same picture (converted once, the same pixels each time).
+  Outcome minutes = SampleBuffer(Ivf(60, 1, {key, key}), FrameSampling::Resampled(15, 16, 16));
+  ASSERT_TRUE(minutes.status.ok()) << minutes.status.ToString();
+  EXPECT_EQ(minutes.decoded, 2);
+  EXPECT_NEAR(static_cast<double>(minutes.frames), 1800.0, 30.0);
+  for (uint64_t sum : minutes.pixel_sums) EXPECT_EQ(sum, minutes.pixel_sums[0]);
+  // The same with max_duration_seconds 100: the output would pass 100 s.
+  VideoOpenOptions o;
+  o.limits.max_duration_seconds = 100;
+  Outcome capped = SampleBuffer(Ivf(60, 1, {key, key}), FrameSampling::Resampled(15, 16, 16), o);
+  EXPECT_EQ(capped.status.code(), ErrorCode::kLimitExceeded) << capped.status.ToString();
+  EXPECT_LE(capped.frames, 100 * 15 + 1);
+}
+
+// Packets that never decode are work too: at most 2 * max_frames + 16 of
+// them, and their bytes at most max_packet_bytes_per_file_byte times the file
+// size (plus 1 MiB).
+TEST(VideoLimits, PacketsAndTheirBytesAreBounded) {
+  const std::vector<uint8_t> key = Vp9Keyframe();
+  std::vector<std::vector<uint8_t>> packets = {key};
+  for (int k = 0; k < 40; ++k) packets.emplace_back(16, uint8_t{0xff});
+  Outcome damaged = SampleBuffer(Ivf(1, 10, packets), FrameSampling::EveryFrame());
+  EXPECT_TRUE(damaged.status.ok()) << damaged.status.ToString();  // damage is skipped
+  EXPECT_EQ(damaged.decoded, 1);
+  VideoOpenOptions o;
+  o.limits.max_frames = 5;
+  Outcome many = SampleBuffer(Ivf(1, 10, packets), FrameSampling::EveryFrame(), o);
+  EXPECT_EQ(many.status.code(), ErrorCode::kLimitExceeded) << many.status.ToString();
+  EXPECT_NE(many.status.message().find("26 video packets"), std::string::npos);
+
+  // 1.2 MB of packets from a 1.2 MB file: within the default, over a factor
+  // of 0 (which leaves the 1 MiB allowance).
+  std::vector<std::vector<uint8_t>> big = {key};
+  for (int k = 0; k < 12; ++k) big.emplace_back(100'000, uint8_t{0xff});
+  Outcome ok = SampleBuffer(Ivf(1, 10, big), FrameSampling::EveryFrame());
+  EXPECT_TRUE(ok.status.ok()) << ok.status.ToString();
+  o = {};
+  o.limits.max_packet_bytes_per_file_byte = 0;
+  Outcome over = SampleBuffer(Ivf(1, 10, big), FrameSampling::EveryFrame(), o);
+  EXPECT_EQ(over.status.code(), ErrorCode::kLimitExceeded) << over.status.ToString();
+  EXPECT_NE(over.status.message().find("max_packet_bytes_per_file_byte"), std::string::npos);
 }
 
 TEST(VideoErrors, ClearErrorsForBadInputs) {

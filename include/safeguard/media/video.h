@@ -46,6 +46,7 @@ inline constexpr double kDefaultMaxVideoDurationSeconds = 4 * 3600.0;     // 4 h
 inline constexpr int kDefaultMaxVideoDimension = 8192;                    // px, either side
 inline constexpr uint64_t kDefaultMaxVideoPixels = 8192ull * 4320;        // per frame (8K)
 inline constexpr int64_t kDefaultMaxVideoFrames = 1'000'000;              // decoded frames
+inline constexpr int64_t kDefaultMaxVideoPacketBytesPerFileByte = 16;     // demuxed / file bytes
 
 struct VideoLimits {
   // Larger files are refused before a byte is demuxed. The file is streamed,
@@ -58,8 +59,16 @@ struct VideoLimits {
   int max_dimension = kDefaultMaxVideoDimension;
   // width * height above this is refused at open.
   uint64_t max_pixels = kDefaultMaxVideoPixels;
-  // Decoding stops with kLimitExceeded after this many decoded frames.
+  // Decoding stops with kLimitExceeded after this many decoded frames, and
+  // after 2 * max_frames + 16 packets of the video stream (a frame can come
+  // in two field packets) whether or not they decode.
   int64_t max_frames = kDefaultMaxVideoFrames;
+  // Work per input byte: the bytes of the video packets handed to the
+  // decoder in one Sample (both passes when skipping) may be at most this
+  // many times the file size, plus 1 MiB. A legitimate file hands each
+  // byte over once per pass; a damaged index can point thousands of packets
+  // at the same bytes.
+  int64_t max_packet_bytes_per_file_byte = kDefaultMaxVideoPacketBytesPerFileByte;
 };
 
 struct VideoOpenOptions {
@@ -180,7 +189,9 @@ class VideoDecoder {
   // frame in order. May be called once per decoder. Errors: kCorrupt (damaged
   // or truncated data: a file whose container declares more frames than it
   // holds is truncated; the message says how many were found),
-  // kLimitExceeded (max_frames, max_duration_seconds), kInvalidArgument (bad
+  // kLimitExceeded (max_frames, the packet count and bytes that go with it,
+  // max_duration_seconds: also a resampled output frame stamped later, e.g.
+  // a frame whose duration says it lasts for days), kInvalidArgument (bad
   // sampling parameters), kInternal.
   Status Sample(const FrameSampling& sampling, const FrameCallback& on_frame);
 
