@@ -1003,6 +1003,40 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsDocumented) {
   // The same key in X-Api-Key works as well as in Authorization.
   c.Expect("GET /v1/banks", s.SendWith("GET", "/v1/banks", {{"X-Api-Key", admin}}), 200);
 
+  // Video: signatures imported one per request, then a video upload that
+  // both match (vPDQ and TMK fields in the answer, checked by the schema).
+  if (!test_support::TestDataDir().empty()) {
+    const std::string tmk_dir = test_support::TestDataDir() + "/tmk/";
+    auto read = [](const std::string& path) {
+      const std::vector<uint8_t> b = test_support::ReadBytes(path);
+      return std::string(b.begin(), b.end());
+    };
+    const std::string video = read(tmk_dir + "sample-videos/chair-19-sd-bar.mp4");
+    report = c.Expect(
+        "POST /v1/banks/{name}/import",
+        s.Send("POST", import_path + "?format=tmk", admin,
+               read(tmk_dir + "sample-hashes/chair-19-sd-bar.tmk"), "application/octet-stream"),
+        200);
+    EXPECT_EQ(report.value("added", 0), 1);
+    c.Expect("POST /v1/banks/{name}/import",
+             s.Send("POST", import_path + "?format=vpdq", admin, "not vpdq", "text/plain"), 400);
+    json seen =
+        c.Expect("POST /v1/content",
+                 s.Send("POST", "/v1/content?content_id=video-1", submit, video, "video/mp4"), 200);
+    EXPECT_EQ(seen["kind"], "video");
+    const std::string vpdq = seen["signals"].value("vpdq", "");
+    ASSERT_FALSE(vpdq.empty());
+    c.Expect("POST /v1/banks/{name}/import",
+             s.Send("POST", import_path + "?format=vpdq", admin, vpdq, "text/plain"), 200);
+    json video_match =
+        c.Expect("POST /v1/content",
+                 s.Send("POST", "/v1/content?content_id=video-2", submit, video, "video/mp4"), 200);
+    std::set<std::string> signals;
+    for (const json& m : video_match["matches"]) signals.insert(m.value("signal", ""));
+    EXPECT_TRUE(signals.contains("vpdq") && signals.contains("tmk")) << video_match.dump();
+    EXPECT_EQ(video_match["decision"]["action"], "block");
+  }
+
   // Every secured operation: no key is 401, a key without the scope 403.
   const int64_t review_id = image_item["id"].get<int64_t>();
   for (const Call& call :

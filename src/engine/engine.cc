@@ -21,6 +21,7 @@
 #include "review_media.h"
 #include "safeguard/bank/formats.h"
 #include "safeguard/bank/matcher.h"
+#include "safeguard/bank/signatures.h"
 #include "safeguard/core/hash256.h"
 #include "safeguard/core/utf8.h"
 #include "safeguard/hash/file_signals.h"
@@ -37,6 +38,21 @@ namespace safeguard {
 namespace {
 
 using nlohmann::json;
+
+// The media type kept with a video's review item, from the demuxer's name
+// (e.g. "mov,mp4,m4a,3gp,3g2,mj2").
+std::string VideoMediaType(std::string_view container) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {"mp4", "video/mp4"},      {"matroska", "video/x-matroska"},
+      {"webm", "video/webm"},    {"avi", "video/x-msvideo"},
+      {"flv", "video/x-flv"},    {"mpegts", "video/mp2t"},
+      {"mpeg", "video/mpeg"},    {"ogg", "video/ogg"},
+      {"asf", "video/x-ms-asf"}, {"ivf", "video/x-ivf"}};
+  for (const auto& [name, type] : kTypes) {
+    if (container.find(name) != std::string_view::npos) return std::string(type);
+  }
+  return "application/octet-stream";
+}
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -297,6 +313,13 @@ struct Engine::Impl {
                 {"bank_labels", LabelsJson(h.bank_labels)},
                 {"entry_labels", LabelsJson(h.entry_labels)}};
       if (h.signal == SignalType::kPdq) m["variant"] = h.variant;
+      if (h.signal == SignalType::kVpdq) {
+        m["query_percent"] = h.query_percent;
+        m["entry_percent"] = h.entry_percent;
+      } else if (h.signal == SignalType::kTmk) {
+        m["level1"] = h.level1;
+        m["level2"] = h.level2;
+      }
       if (signal_index) m["signal_index"] = *signal_index;
       out->push_back(std::move(m));
       MatchFact f;
@@ -408,8 +431,14 @@ struct Engine::Impl {
     json signals = json::parse(item.signals_json, nullptr, false);
     if (signals.is_discarded()) return Status::Corrupt("review item signals are not JSON");
     std::vector<std::pair<SignalType, std::string>> values;
+    std::vector<Entry> videos;  // vPDQ signatures (TMK is not kept with the item)
     auto take = [&](const json& s) {
       if (!s.is_object()) return;
+      if (auto v = s.find("vpdq"); v != s.end() && v->is_string()) {
+        if (Result<Entry> e = SignatureEntry(SignalType::kVpdq, v->get<std::string>()); e.ok()) {
+          videos.push_back(std::move(*e));
+        }
+      }
       for (auto [key, type] :
            {std::pair{"pdq", SignalType::kPdq}, std::pair{"md5", SignalType::kMd5},
             std::pair{"sha1", SignalType::kSha1}, std::pair{"sha256", SignalType::kSha256}}) {
@@ -441,6 +470,13 @@ struct Engine::Impl {
       Entry e;
       e.signal = type;
       e.value = *canonical;
+      e.provenance.source = "review";
+      e.provenance.source_id = "review:" + std::to_string(item.id);
+      e.provenance.added_at = now_s;
+      e.provenance.added_by = who;
+      if (Result<AddOutcome> r = (*writer)->Add(e); !r.ok()) return r.status();
+    }
+    for (Entry& e : videos) {
       e.provenance.source = "review";
       e.provenance.source_id = "review:" + std::to_string(item.id);
       e.provenance.added_at = now_s;
@@ -718,6 +754,7 @@ Result<nlohmann::json> Engine::SubmitContent(const Principal& who, std::string_v
   if (!computed.ok()) return computed.status();
   const FileSignals& fs = *computed;
   if (fs.is_image && !fs.image_status.ok()) return fs.image_status;
+  if (fs.is_video && !fs.video_status.ok()) return fs.video_status;
 
   json signals = {
       {"md5", fs.digests.md5}, {"sha1", fs.digests.sha1}, {"sha256", fs.digests.sha256}};
@@ -730,9 +767,26 @@ Result<nlohmann::json> Engine::SubmitContent(const Principal& who, std::string_v
     signals["format"] = fs.format;
     signals["width"] = fs.width;
     signals["height"] = fs.height;
+  } else if (fs.is_video) {
+    signals["format"] = fs.format;
+    signals["codec"] = fs.video.codec;
+    signals["width"] = fs.video.width;
+    signals["height"] = fs.video.height;
+    signals["duration"] = fs.video.duration_seconds;
+    signals["vpdq_frames"] = fs.vpdq.size();
+    // Kept with a review item, so that a confirmation adds it to the
+    // platform's bank.
+    signals["vpdq"] = FormatVpdq(fs.vpdq);
+    if (fs.tmk) signals["tmk_frames"] = fs.tmk->frame_count;
   }
   {
     std::shared_lock lock(impl_->matcher_mu);
+    if (fs.is_video) {
+      Result<MatchResult> r = impl_->matcher->MatchVpdq(fs.vpdq);
+      if (!r.ok()) return r.status();
+      results.push_back(std::move(*r));
+      if (fs.tmk) results.push_back(impl_->matcher->MatchTmk(*fs.tmk));
+    }
     if (fs.is_image) {
       std::span<const Hash256> hashes = fs.pdq.has_dihedral
                                             ? std::span<const Hash256>(fs.pdq.dihedral)
@@ -753,11 +807,13 @@ Result<nlohmann::json> Engine::SubmitContent(const Principal& who, std::string_v
   for (const MatchResult& r : results) {
     Impl::AddHits(r.allow, quality, std::nullopt, &m.allow, &m.facts);
   }
-  const std::string kind = fs.is_image ? "image" : "file";
+  const std::string kind = fs.is_image ? "image" : fs.is_video ? "video" : "file";
   Impl::Decided d = impl_->Decide(kind, meta.surface, std::move(m.facts));
   json answer = {{"content_id", meta.content_id}, {"kind", kind},     {"signals", signals},
                  {"matches", m.matches},          {"allow", m.allow}, {"decision", d.explanation}};
-  const std::string media_type = fs.is_image ? "image/" + fs.format : "application/octet-stream";
+  const std::string media_type = fs.is_image   ? "image/" + fs.format
+                                 : fs.is_video ? VideoMediaType(fs.format)
+                                               : "application/octet-stream";
   if (Status s = impl_->Commit(who, meta, kind, signals, d, m.matches, m.allow,
                                "sha256:" + fs.digests.sha256, media_type, bytes, &answer);
       !s.ok()) {
@@ -804,6 +860,10 @@ Result<nlohmann::json> Engine::Lookup(const Principal& who, const nlohmann::json
     }
     Result<SignalType> type = ParseSignalType(t->get<std::string>());
     if (!type.ok()) return Invalid(where + ": " + type.status().message());
+    if (SignalHasPayload(*type)) {
+      return Invalid(where + ": " + std::string(SignalTypeName(*type)) +
+                     " is matched from the video itself: POST /v1/content");
+    }
     Result<std::string> value = NormalizeSignalValue(*type, v->get<std::string>());
     if (!value.ok()) return Invalid(where + ": " + value.status().message());
     Parsed p{*type, std::move(*value), std::nullopt};
@@ -1166,7 +1226,11 @@ Result<nlohmann::json> Engine::ImportBank(const Principal& who, std::string_view
                                           std::string_view signal_name, bool skip_invalid,
                                           std::string_view body) {
   if (!who.Has(kScopeAdmin)) return Status::PermissionDenied("this key may not manage banks");
-  Result<ExchangeFormat> format = ParseExchangeFormat(format_name.empty() ? "plain" : format_name);
+  // A video signature (the body is one .tmk or one vPDQ text), or a list.
+  const bool signature = format_name == "vpdq" || format_name == "tmk";
+  Result<ExchangeFormat> format =
+      signature ? ExchangeFormat::kPlain
+                : ParseExchangeFormat(format_name.empty() ? "plain" : format_name);
   if (!format.ok()) return format.status();
   ImportOptions options;
   if (!signal_name.empty()) {
@@ -1181,6 +1245,9 @@ Result<nlohmann::json> Engine::ImportBank(const Principal& who, std::string_view
   std::istringstream in{std::string(body)};
   Result<ImportReport> report = [&] {
     std::lock_guard lock(impl_->store_mu);
+    if (signature) {
+      return ImportSignature(*impl_->store, name, *ParseSignalType(format_name), body, options);
+    }
     return ImportList(*impl_->store, name, *format, in, options);
   }();
   if (!report.ok()) return report.status();
@@ -1194,7 +1261,7 @@ Result<nlohmann::json> Engine::ImportBank(const Principal& who, std::string_view
               {"skip_reasons", report->skip_reasons}};
   json details = out;
   details.erase("skip_reasons");
-  details["format"] = ExchangeFormatName(*format);
+  details["format"] = signature ? std::string(format_name) : ExchangeFormatName(*format);
   if (Status s = impl_->Audit(who, "bank.import", "bank:" + std::string(name), details); !s.ok()) {
     return s;
   }

@@ -135,6 +135,69 @@ TEST_F(EngineTest, BlockMatchIsBlockedQueuedConfirmedAndFedBack) {
   EXPECT_GE(*verified, 6);  // keys, bank create/import, decisions, lease, review
 }
 
+// A video upload is fingerprinted (vPDQ, TMK) and matched against banks of
+// video signatures imported through the engine; the default policy blocks
+// and queues it; a confirmation adds its vPDQ to the platform's bank; a
+// different video is allowed; lookups do not take video signals.
+TEST_F(EngineTest, VideoContentIsMatchedByVpdqAndTmk) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::string dir = test_support::TestDataDir() + "/tmk/";
+  auto read = [](const std::string& path) {
+    const std::vector<uint8_t> b = test_support::ReadBytes(path);
+    return std::string(b.begin(), b.end());
+  };
+  const std::string video = read(dir + "sample-videos/chair-19-sd-bar.mp4");
+  ASSERT_TRUE(engine_->CreateBank(admin_, {{"name", "videos"}}).ok());
+  Result<json> r = engine_->ImportBank(admin_, "videos", "tmk", "", false,
+                                       read(dir + "sample-hashes/chair-20-sd-bar.tmk"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)["added"], 1);
+  EXPECT_FALSE(engine_->ImportBank(admin_, "videos", "tmk", "", false, "not a tmk").ok());
+
+  // The chair-20 clip is a variant of chair-19: TMK matches at level 2.
+  const json a = Submit(video, "v1");
+  EXPECT_EQ(a["kind"], "video");
+  EXPECT_EQ(a["signals"]["codec"], "h264");
+  EXPECT_EQ(a["signals"]["vpdq_frames"], 19);
+  ASSERT_EQ(a["matches"].size(), 1u) << a.dump();
+  EXPECT_EQ(a["matches"][0]["signal"], "tmk");
+  EXPECT_GE(a["matches"][0]["level2"].get<double>(), 0.7);
+  EXPECT_EQ(a["decision"]["action"], "block");
+  ASSERT_TRUE(a["review"].is_object());
+
+  Result<json> item = engine_->NextReview(reviewer_);
+  ASSERT_TRUE(item.ok());
+  ASSERT_TRUE(engine_->DecideReview(reviewer_, (*item)["id"], "confirm", "seen").ok());
+  // The same upload again: the confirmed vPDQ now matches at 100%.
+  const json again = Submit(video, "v1-again");
+  bool own = false;
+  for (const json& m : again["matches"]) {
+    if (m["bank"] == "platform-confirmed" && m["signal"] == "vpdq") {
+      own = true;
+      EXPECT_DOUBLE_EQ(m["query_percent"].get<double>(), 100.0);
+    }
+  }
+  EXPECT_TRUE(own) << again.dump();
+
+  const json other = Submit(read(dir + "sample-videos/doorknob-hd-no-bar.mp4"), "v2");
+  EXPECT_EQ(other["kind"], "video");
+  EXPECT_TRUE(other["matches"].empty()) << other.dump();
+  EXPECT_EQ(other["decision"]["action"], "allow");
+
+  // A truncated video is refused and changes nothing.
+  const int64_t before = engine_->Stats().submissions;
+  EXPECT_EQ(engine_
+                ->SubmitContent(submitter_, video.substr(0, video.size() / 2),
+                                ContentMeta{"v3", "", "", 0})
+                .status()
+                .code(),
+            ErrorCode::kCorrupt);
+  EXPECT_EQ(engine_->Stats().submissions, before);
+  Result<json> lookup = engine_->Lookup(
+      submitter_, {{"signals", {{{"type", "tmk"}, {"value", std::string(64, 'a')}}}}});
+  EXPECT_EQ(lookup.status().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(EngineTest, FalsePositiveJoinsTheAllowBankAndSuppressesLaterMatches) {
   const std::string image = MakeImage(3);
   BlockBank("industry", PdqOf(image).first);

@@ -49,6 +49,12 @@ Result<ImportReport> ImportSignatureFiles(Store& store, std::string_view bank_na
                                           SignalType signal, const std::vector<std::string>& paths,
                                           const ImportOptions& options);
 
+// Imports one signature given as bytes (e.g. an upload), as
+// ImportSignatureFiles does a file, with no source_id; messages name it
+// "signature".
+Result<ImportReport> ImportSignature(Store& store, std::string_view bank_name, SignalType signal,
+                                     std::string_view bytes, const ImportOptions& options);
+
 // Writes every live `signal` entry of the bank into `dir` (created if needed)
 // as <value>.vpdq.txt or <value>.tmk. Returns how many files were written.
 // Errors: kNotFound (bank), kInvalidArgument (a signal without payload),
