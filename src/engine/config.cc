@@ -40,9 +40,9 @@ struct Key {
   Field field;
 };
 
-const std::array<Key, 20>& Keys() {
+const std::array<Key, 23>& Keys() {
   using C = ServiceConfig;
-  static const std::array<Key, 20> keys = {{
+  static const std::array<Key, 23> keys = {{
       {{"listen.host", "string", "an IP address or host name",
         "Address the HTTP server binds (127.0.0.1: this machine only)"},
        StringField{&C::listen_host, 255}},
@@ -61,6 +61,14 @@ const std::array<Key, 20>& Keys() {
        PdqModeField{}},
       {{"hash.dihedral", "bool", "true|false", "Match all eight rotations and flips of an image"},
        BoolField{&C::pdq_dihedral}},
+      {{"hash.video", "bool", "true|false",
+        "Fingerprint uploaded videos (vPDQ, TMK+PDQF); false: videos get digests only"},
+       BoolField{&C::video}},
+      {{"hash.video_tmk", "bool", "true|false",
+        "Also compute TMK+PDQF (a second decode of each video) besides vPDQ"},
+       BoolField{&C::video_tmk}},
+      {{"hash.vpdq_seconds", "float", "0.1..60", "Seconds between the video frames vPDQ hashes"},
+       FloatField{&C::vpdq_seconds, 0.1, 60}},
       {{"limits.max_body_bytes", "int", "1024..1073741824", "Largest request body accepted"},
        Int64Field{&C::max_body_bytes, 1024, int64_t{1} << 30}},
       {{"limits.max_lookup_signals", "int", "1..10000", "Most signals in one lookup request"},

@@ -13,7 +13,10 @@ TEST(ServiceConfig, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(c.listen_port, 8080);
   EXPECT_EQ(c.store_url, kDefaultStoreUrl);
   EXPECT_EQ(c.pdq_mode, PdqMode::kCanonical);
-  EXPECT_EQ(ServiceConfigKeys().size(), 20u);
+  EXPECT_TRUE(c.video);
+  EXPECT_TRUE(c.video_tmk);
+  EXPECT_DOUBLE_EQ(c.vpdq_seconds, 1.0);
+  EXPECT_EQ(ServiceConfigKeys().size(), 23u);
 }
 
 TEST(ServiceConfig, SetParsesTypedValuesAndNamesTheKeyWhenRefusing) {
@@ -26,6 +29,11 @@ TEST(ServiceConfig, SetParsesTypedValuesAndNamesTheKeyWhenRefusing) {
   EXPECT_DOUBLE_EQ(c.rate_per_key, 2.5);
   ASSERT_TRUE(c.Set("hash.dihedral", "false").ok());
   EXPECT_FALSE(c.pdq_dihedral);
+  ASSERT_TRUE(c.Set("hash.video_tmk", "false").ok());
+  EXPECT_FALSE(c.video_tmk);
+  ASSERT_TRUE(c.Set("hash.vpdq_seconds", "0.5").ok());
+  EXPECT_DOUBLE_EQ(c.vpdq_seconds, 0.5);
+  EXPECT_FALSE(c.Set("hash.vpdq_seconds", "0").ok());
   ASSERT_TRUE(c.Set("limits.max_body_bytes", "1048576").ok());
   EXPECT_EQ(c.max_body_bytes, 1048576);
 

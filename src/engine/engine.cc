@@ -570,6 +570,9 @@ Result<std::unique_ptr<Engine>> Engine::Open(const ServiceConfig& config) {
   impl->config = config;
   impl->signal_options.pdq_mode = config.pdq_mode;
   impl->signal_options.dihedral = config.pdq_dihedral;
+  impl->signal_options.video = config.video;
+  impl->signal_options.tmk = config.video_tmk;
+  impl->signal_options.vpdq.seconds_per_hash = config.vpdq_seconds;
   Result<std::unique_ptr<Store>> store = OpenStore(config.store_url);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);
