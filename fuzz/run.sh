@@ -5,9 +5,13 @@
 #                                 thirds, the text target (src/text) one third
 #
 # Then bank_fuzz (the bank exchange formats) runs for BANK_FUZZ_SECONDS
-# (default 0 for now: see below) and video_decode_fuzz (demux + decode + sampling) for
-# VIDEO_FUZZ_SECONDS (default 0 for now: see below) on tiny clips that make_video_seeds encodes
-# with FFmpeg's libraries at run time.
+# (default 30) or BANK_FUZZ_RUNS inputs (default 4000), and policy_fuzz (the
+# policy parser, JSON and YAML) for POLICY_FUZZ_SECONDS (default 30) or
+# POLICY_FUZZ_RUNS inputs (default 300000), whichever ends first, so that a
+# fast machine explores no further than CI does; then video_decode_fuzz
+# (demux + decode + sampling) for VIDEO_FUZZ_SECONDS (default 0 for now: see
+# below) on tiny clips that make_video_seeds encodes with FFmpeg's libraries
+# at run time. A variable set to 0 skips its target.
 #
 # Environment:
 #   BUILD_DIR     build directory (default <repo>/build-fuzz)
@@ -33,7 +37,7 @@ testdata="${SAFEGUARD_TESTDATA:-$root/../shared/testdata}"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSAFEGUARD_FUZZ=ON -DSAFEGUARD_TESTS=OFF -DSAFEGUARD_BENCH=OFF >/dev/null
-cmake --build "$build" --target decode_hash_fuzz text_fuzz bank_fuzz -j "${JOBS:-2}"
+cmake --build "$build" --target decode_hash_fuzz text_fuzz bank_fuzz policy_fuzz -j "${JOBS:-2}"
 cmake --build "$build" --target video_decode_fuzz make_video_seeds -j "${JOBS:-2}"
 
 work="$(mktemp -d)"
@@ -123,12 +127,11 @@ fi
 
 # Bank exchange formats (src/bank/bank_fuzz.cc): the first byte picks the
 # format, the second the signal type; the seeds are one small synthetic file
-# of each format.
-# Off by default until its finding is fixed: an NCMEC file whose <image> and
-# <deletedEntries> entry share an id (added and deleted in one import) fails
-# the export/re-import count check (seed 1, found after ~900 runs).
-bank_seconds="${BANK_FUZZ_SECONDS:-0}"
-if [[ "$bank_seconds" -gt 0 ]]; then
+# of each format. Each input opens an in-memory store: 130 to 190 inputs a
+# second on the 2-core CI machine.
+bank_seconds="${BANK_FUZZ_SECONDS:-30}"
+bank_runs="${BANK_FUZZ_RUNS:-4000}"
+if [[ "$bank_seconds" -gt 0 && "$bank_runs" -gt 0 ]]; then
   bank_seeds="$work/bank-seeds"
   mkdir -p "$bank_seeds" "$work/bank-corpus"
   h32=0123456789abcdef0123456789abcdef
@@ -148,8 +151,89 @@ if [[ "$bank_seconds" -gt 0 ]]; then
   echo "bank seeds: $(ls "$bank_seeds" | wc -l) files; running for ${bank_seconds}s" >&2
   ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
   "$build/src/bank/bank_fuzz" "$work/bank-corpus" "$bank_seeds" \
-    -max_total_time="$bank_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
-    -seed="${FUZZ_SEED:-1}" \
+    -max_total_time="$bank_seconds" -runs="$bank_runs" -max_len=65536 -timeout=20 \
+    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
+    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+fi
+
+# Policy documents (src/policy/policy_fuzz.cc): what ParsePolicy accepts must
+# round-trip through canonical JSON and evaluate citing only matches that
+# exist. Seeds: the example policy of docs/policy.md in JSON and in YAML, and
+# two small ones (every condition; YAML anchors, aliases, a block scalar).
+# About 10,000 inputs a second on the 2-core CI machine.
+policy_seconds="${POLICY_FUZZ_SECONDS:-30}"
+policy_runs="${POLICY_FUZZ_RUNS:-300000}"
+if [[ "$policy_seconds" -gt 0 && "$policy_runs" -gt 0 ]]; then
+  policy_seeds="$work/policy-seeds"
+  mkdir -p "$policy_seeds" "$work/policy-corpus"
+  cat >"$policy_seeds/example.json" <<'END'
+{
+  "version_note": "stricter on direct messages",
+  "webhooks": {"soc": "https://soc.example/hooks/safeguard"},
+  "rules": [
+    {"id": "allow-list", "description": "Known false positives.",
+     "when": {"bank_kind": "allow"}, "then": ["allow"], "final": true},
+    {"id": "known-a", "description": "Category A, near or exact.",
+     "when": {"bank_kind": "block", "labels": {"category": ["A", "A1", "A2"]},
+              "max_distance": 31, "min_quality": 50},
+     "then": ["block", {"review": {"priority": 90}}, "report_draft", {"webhook": "soc"}]},
+    {"id": "known", "when": {"bank_kind": "block"},
+     "then": ["block", {"review": {"priority": 50}}]},
+    {"id": "grooming-risk", "when": {"content_kind": "message", "text_risk_min": 0.8},
+     "then": [{"review": {"priority": 60}}]}
+  ]
+}
+END
+  cat >"$policy_seeds/example.yaml" <<'END'
+version_note: stricter on direct messages
+webhooks:
+  soc: https://soc.example/hooks/safeguard
+rules:
+  - id: allow-list
+    description: Known false positives.
+    when: {bank_kind: allow}
+    then: [allow]
+    final: true
+  - id: known-a
+    description: Category A, near or exact.
+    when:
+      bank_kind: block
+      labels:
+        category: [A, A1, A2]
+      max_distance: 31
+      min_quality: 50
+    then:
+      - block
+      - review: {priority: 90}
+      - report_draft
+      - webhook: soc
+  - id: known
+    when: {bank_kind: block}
+    then: [block, {review: {priority: 50}}]
+  - id: grooming-risk
+    when:
+      content_kind: message
+      text_risk_min: 0.8
+    then:
+      - review: {priority: 60}
+END
+  cat >"$policy_seeds/conditions.json" <<'END'
+{"rules": [{"id": "r.1", "when": {"signal": ["pdq", "md5"], "bank": "hotline", "surface": "chat",
+  "content_kind": ["image", "file"], "no_matches": false}, "then": "review"},
+ {"id": "none", "when": {"no_matches": true}, "then": [{"review": {"priority": 0}}]}]}
+END
+  cat >"$policy_seeds/aliases.yaml" <<'END'
+rules:
+  - {id: a, when: {bank_kind: block, labels: {category: &c [A1, "123"]}}, then: [block]}
+  - {id: b, when: {labels: {source: *c}}, then: [allow], final: true}
+version_note: |
+  block scalar
+END
+  echo "policy seeds: $(ls "$policy_seeds" | wc -l) files; running for ${policy_seconds}s" >&2
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  "$build/src/policy/policy_fuzz" "$work/policy-corpus" "$policy_seeds" \
+    -max_total_time="$policy_seconds" -runs="$policy_runs" -max_len=65536 -timeout=20 \
+    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
     -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
 fi
 
