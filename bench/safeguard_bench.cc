@@ -5,6 +5,7 @@
 //   safeguard-bench index [--n N] [--queries Q]        (index_bench.cc)
 //   safeguard-bench text [--conversations N] [--messages M]  (text_bench.cc)
 //   safeguard-bench video [--videos DIR]                (video_bench.cc)
+//   safeguard-bench video-match [--videos N]            (video_match_bench.cc)
 //   safeguard-bench serve [--seconds S] [--bank N]      (serve_bench.cc)
 //
 // Every measurement runs on one thread, so the figures are per core.
@@ -314,11 +315,12 @@ int RunPdqCore(double min_seconds) {
 }  // namespace
 
 namespace safeguard::bench {
-void AddIndexSubcommand(CLI::App* app);  // index_bench.cc
-void AddTextSubcommand(CLI::App* app);   // text_bench.cc
-void AddBankSubcommand(CLI::App* app);   // bank_bench.cc
-void AddVideoSubcommand(CLI::App* app);  // video_bench.cc
-void AddServeSubcommand(CLI::App* app);  // serve_bench.cc
+void AddIndexSubcommand(CLI::App* app);       // index_bench.cc
+void AddTextSubcommand(CLI::App* app);        // text_bench.cc
+void AddBankSubcommand(CLI::App* app);        // bank_bench.cc
+void AddVideoSubcommand(CLI::App* app);       // video_bench.cc
+void AddVideoMatchSubcommand(CLI::App* app);  // video_match_bench.cc
+void AddServeSubcommand(CLI::App* app);       // serve_bench.cc
 }  // namespace safeguard::bench
 
 int main(int argc, char** argv) {
@@ -342,6 +344,7 @@ int main(int argc, char** argv) {
   safeguard::bench::AddTextSubcommand(&app);
   safeguard::bench::AddBankSubcommand(&app);
   safeguard::bench::AddVideoSubcommand(&app);
+  safeguard::bench::AddVideoMatchSubcommand(&app);
   safeguard::bench::AddServeSubcommand(&app);
   CLI11_PARSE(app, argc, argv);
   if (image->parsed()) return RunImage(corpus, min_seconds, fast_min_side);

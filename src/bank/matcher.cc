@@ -69,6 +69,17 @@ bool TmkHitOrder(const BankHit& a, const BankHit& b) {
   return a.entry_id < b.entry_id;
 }
 
+// Folds an index's delta (which searches scan linearly) into its main
+// segment once it holds over 4096 entries and over 1/16 of the main
+// segment, or once tombstones pile up (over 65536 and a quarter of it).
+Status MaybeCompact(PdqIndex& index) {
+  const PdqIndexStats s = index.Stats();
+  const bool big_delta = s.delta_entries > 4096 && s.delta_entries * 16 > s.main_entries;
+  const bool many_removed = s.removed_entries > 65536 && s.removed_entries * 4 > s.main_entries;
+  if (!big_delta && !many_removed) return Status::Ok();
+  return index.Compact();
+}
+
 Status BadEntry(int64_t id, const Status& why) {
   return Status::Corrupt("entry " + std::to_string(id) + ": " + why.message());
 }
@@ -295,6 +306,10 @@ Result<BankMatcher> BankMatcher::Build(Store& store) {
     if (!e.ok()) return e.status();
     if (Status s = impl->IndexVideo(*e); !s.ok()) return s;
   }
+  // The frames went in video by video: fold them into the main segment.
+  if (!videos.empty()) {
+    if (Status s = impl->frames.Compact(); !s.ok()) return s;
+  }
   impl->sequence = *seq;
   BankMatcher matcher(std::move(impl));
   if (Status s = matcher.Refresh(store); !s.ok()) return s;
@@ -309,7 +324,10 @@ Status BankMatcher::Refresh(Store& store) {
       if (Status s = impl_->Apply(store, c); !s.ok()) return s;
       impl_->sequence = c.seq;
     }
-    if (changes->size() < kChangeBatch) return Status::Ok();
+    if (changes->size() < kChangeBatch) {
+      if (Status s = MaybeCompact(impl_->pdq); !s.ok()) return s;
+      return MaybeCompact(impl_->frames);
+    }
   }
 }
 

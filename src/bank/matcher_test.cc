@@ -292,6 +292,39 @@ TEST_F(MatcherTest, AgreesWithBruteForce) {
   }
 }
 
+// Many entries added after Build reach the index through Refresh, which
+// folds them into the main segment past a threshold (4096): they are found
+// the same before and after, and so are removals.
+TEST_F(MatcherTest, RefreshAfterManyAdditionsStillFindsEverything) {
+  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  ASSERT_TRUE(m.ok());
+  std::mt19937_64 rng(21);
+  std::vector<std::string> hex;
+  for (int i = 0; i < 6000; ++i) hex.push_back(RandomHash(rng).ToHex());
+  std::vector<std::string_view> values(hex.begin(), hex.end());
+  std::vector<AddOutcome> outcomes(values.size());
+  {
+    auto w = store_->BeginWrite(block_id_);
+    Entry common;
+    common.signal = SignalType::kPdq;
+    ASSERT_TRUE((*w)->AddBatch(common, values, outcomes).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  EXPECT_EQ(m->size(), 6000u);
+  Remove(block_id_, SignalType::kPdq, hex[7]);
+  ASSERT_TRUE(m->Refresh(*store_).ok());
+  for (int i = 0; i < 6000; i += 97) {
+    const Hash256 query = Flip(*Hash256::FromHex(hex[static_cast<size_t>(i)]), 9);
+    Result<MatchResult> r = m->MatchPdq(std::span(&query, 1));
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->matches.size(), 1u) << i;
+    EXPECT_EQ(r->matches[0].distance, 9);
+  }
+  const Hash256 removed = *Hash256::FromHex(hex[7]);
+  EXPECT_TRUE(m->MatchPdq(std::span(&removed, 1))->matches.empty());
+}
+
 // ---- Video ----
 
 // A synthetic video of `n` frames: random hashes, qualities mostly high.
