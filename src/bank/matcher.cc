@@ -375,6 +375,17 @@ MatchResult BankMatcher::MatchDigest(SignalType signal, std::string_view hex) co
   return out;
 }
 
+std::vector<std::pair<std::string_view, double>> HitScores(const BankHit& hit) {
+  switch (hit.signal) {
+    case SignalType::kVpdq:
+      return {{"query_percent", hit.query_percent}, {"entry_percent", hit.entry_percent}};
+    case SignalType::kTmk:
+      return {{"level1", hit.level1}, {"level2", hit.level2}};
+    default:
+      return {};
+  }
+}
+
 Result<MatchResult> BankMatcher::MatchVpdq(std::span<const VpdqFrame> frames,
                                            const VideoMatchOptions& options) const {
   MatchResult out;

@@ -39,13 +39,7 @@ Json HitsJson(const std::vector<BankHit>& hits, bool dihedral) {
     j["signal"] = std::string(SignalTypeName(h.signal));
     j["distance"] = h.distance;
     if (dihedral && h.signal == SignalType::kPdq) j["variant"] = h.variant;
-    if (h.signal == SignalType::kVpdq) {
-      j["query_percent"] = h.query_percent;
-      j["entry_percent"] = h.entry_percent;
-    } else if (h.signal == SignalType::kTmk) {
-      j["level1"] = h.level1;
-      j["level2"] = h.level2;
-    }
+    for (const auto& [name, score] : HitScores(h)) j[name] = score;
     j["labels"] = LabelsJson(h.bank_labels);
     j["entry_labels"] = LabelsJson(h.entry_labels);
     a.push_back(std::move(j));

@@ -313,13 +313,7 @@ struct Engine::Impl {
                 {"bank_labels", LabelsJson(h.bank_labels)},
                 {"entry_labels", LabelsJson(h.entry_labels)}};
       if (h.signal == SignalType::kPdq) m["variant"] = h.variant;
-      if (h.signal == SignalType::kVpdq) {
-        m["query_percent"] = h.query_percent;
-        m["entry_percent"] = h.entry_percent;
-      } else if (h.signal == SignalType::kTmk) {
-        m["level1"] = h.level1;
-        m["level2"] = h.level2;
-      }
+      for (const auto& [name, score] : HitScores(h)) m[name] = score;
       if (signal_index) m["signal_index"] = *signal_index;
       out->push_back(std::move(m));
       MatchFact f;

@@ -35,6 +35,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "safeguard/core/hash256.h"
@@ -63,6 +64,11 @@ struct BankHit {
   double level1 = 0;
   double level2 = 0;
 };
+
+// The scores a hit carries beyond its distance, by name, for output: vPDQ
+// ("query_percent", "entry_percent"), TMK ("level1", "level2"); none for
+// the other signals.
+std::vector<std::pair<std::string_view, double>> HitScores(const BankHit& hit);
 
 // When a video entry is hit.
 struct VideoMatchOptions {
