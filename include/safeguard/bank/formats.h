@@ -11,10 +11,14 @@
 //   vics            Project VIC / VICS OData: {"value": [{"Media": [{"MediaID",
 //                   "Category", "MD5", "SHA1"}]}]} (also "Media" at the top)
 //   ncmec           NCMEC hash-sharing XML: <image>/<video> with <id>,
-//                   <classification>, <fingerprints><md5|sha1|sha256|pdq>...;
-//                   other fingerprint types (tmk_pdqf, pdna) are ignored;
-//                   entries in <deletedEntries> (or deleted="true") remove
-//                   their fingerprints, or everything with their id
+//                   <classification>, <fingerprints><md5|sha1|sha256|pdq|
+//                   tmk_pdqf>... (tmk_pdqf: a .tmk as base64 or hex, see
+//                   signatures.h); other fingerprint types (pdna, ...) are
+//                   ignored; entries in <deletedEntries> (or deleted="true")
+//                   remove their fingerprints, or everything with their id,
+//                   after every addition of the file (an entry a file adds
+//                   and deletes ends deleted); an empty <images>, <videos>
+//                   or <deletedEntries> list is an empty import
 //
 // Records marked deleted or withdrawn remove (tombstone) their entries.
 // Every import is one transaction, errors name the line (csv) or the record
