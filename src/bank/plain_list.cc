@@ -82,6 +82,13 @@ class PendingValues {
 
 Result<ImportReport> ImportPlainList(Store& store, std::string_view bank_name, std::istream& in,
                                      const ImportOptions& options) {
+  if (SignalHasPayload(options.signal)) {
+    const std::string name(SignalTypeName(options.signal));
+    return Status::InvalidArgument(name +
+                                   " entries are signatures, not list values: import them "
+                                   "as signature files (format " +
+                                   name + ")");
+  }
   Result<Bank> bank = store.GetBank(bank_name);
   if (!bank.ok()) return bank.status();
   Result<std::unique_ptr<EntryWriter>> writer = store.BeginWrite(bank->id);
@@ -136,6 +143,10 @@ Result<ImportReport> ImportPlainList(Store& store, std::string_view bank_name, s
 
 Result<int64_t> ExportPlainList(Store& store, std::string_view bank_name, SignalType signal,
                                 std::ostream& out) {
+  if (SignalHasPayload(signal)) {
+    return Status::InvalidArgument(std::string(SignalTypeName(signal)) +
+                                   " entries are signatures: export them as signature files");
+  }
   Result<Bank> bank = store.GetBank(bank_name);
   if (!bank.ok()) return bank.status();
   int64_t count = 0;

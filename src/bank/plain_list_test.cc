@@ -133,6 +133,19 @@ TEST_F(PlainListTest, UnknownBankIsNotFound) {
             ErrorCode::kNotFound);
 }
 
+// Video signatures are not list values: a plain list of them is refused
+// (and so is an export), pointing to the signature formats.
+TEST_F(PlainListTest, SignaturesAreRefused) {
+  for (SignalType signal : {SignalType::kVpdq, SignalType::kTmk}) {
+    Result<ImportReport> r = Import(std::string(64, 'a') + "\n", signal);
+    ASSERT_EQ(r.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("signature"), std::string::npos) << r.status().message();
+    std::ostringstream out;
+    EXPECT_EQ(ExportPlainList(*store_, "list", signal, out).status().code(),
+              ErrorCode::kInvalidArgument);
+  }
+}
+
 TEST_F(PlainListTest, StreamsManyLines) {
   std::mt19937_64 rng(10);
   std::string list;
