@@ -369,6 +369,21 @@ TEST_F(FormatsTest, NcmecTmkPdqf) {
   EXPECT_TRUE(Entries("b").empty());
 }
 
+// Ids, classifications and values laid out on lines of their own keep only
+// their text, so that an export imports again to the same entries.
+TEST_F(FormatsTest, NcmecTextAroundValuesIsTrimmed) {
+  const std::string md5(32, 'c');
+  Result<ImportReport> r =
+      Import("a", ExchangeFormat::kNcmecXml,
+             "<queryResult><images><image>\n  <id>\n    7\n  </id>\n  <classification>\n\n"
+             "</classification>\n  <fingerprints><md5>\n    " +
+                 md5 + "\n  </md5></fingerprints>\n</image></images></queryResult>");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Entries("a"), std::vector<std::string>{"md5 " + md5 + " 7 "});
+  ASSERT_TRUE(Import("b", ExchangeFormat::kNcmecXml, Export("a", ExchangeFormat::kNcmecXml)).ok());
+  EXPECT_EQ(Entries("b"), Entries("a"));
+}
+
 TEST_F(FormatsTest, NcmecAddedAndDeletedInOneImport) {
   std::mt19937_64 rng(37);
   const std::string md5 = RandomHex(rng, 32), md5b = RandomHex(rng, 32), pdq = RandomHex(rng, 64);
