@@ -1039,7 +1039,7 @@ Result<nlohmann::json> Engine::NextReview(const Principal& who) {
   std::lock_guard lock(impl_->records_mu);
   Result<std::optional<ReviewItem>> item = impl_->records->LeaseNextReview(
       who.name, now, int64_t{impl_->config.review_lease_s} * 1000,
-      {AuditInput{who.name, "review.lease", "review:next", "{}", now}});
+      {AuditInput{who.name, "review.lease", "", "{}", now}});  // subject: the item
   if (!item.ok()) return item.status();
   if (!item->has_value()) return json(nullptr);
   json out = ReviewJson(**item);

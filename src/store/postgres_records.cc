@@ -343,7 +343,10 @@ class PgRecordStore final : public RecordStore {
       Result<ReviewItem> item = GetReview(id);
       if (!item.ok()) return item.status();
       leased = std::move(*item);
-      return Append(audit, now_ms);
+      // The events name the item leased.
+      std::vector<AuditInput> events = audit;
+      for (AuditInput& e : events) e.subject = "review:" + std::to_string(id);
+      return Append(events, now_ms);
     });
     if (!s.ok()) return s;
     return leased;

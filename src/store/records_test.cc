@@ -326,6 +326,16 @@ TEST_P(RecordTest, LeasesByPriorityThenAge) {
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
   EXPECT_EQ(AuditCount(), audit_before + 4);  // none: nothing leased, nothing audited
+  // Each lease's event names the item leased.
+  Result<std::vector<AuditEvent>> events = store_->ListAudit(0, 1000000);
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> leased;
+  for (const AuditEvent& e : *events) {
+    if (e.kind == "review.lease") leased.push_back(e.subject);
+  }
+  std::vector<std::string> expected;
+  for (int64_t id : order) expected.push_back("review:" + std::to_string(id));
+  EXPECT_EQ(leased, expected);
   EXPECT_EQ(*store_->CountReviews(ReviewState::kLeased), 4);
   EXPECT_EQ(*store_->CountReviews(ReviewState::kQueued), 0);
 }

@@ -229,7 +229,8 @@ class RecordStore {
   // Leases the highest-priority (then oldest: created_ms, then id) item that
   // is queued or whose lease expired (lease_until_ms < now_ms, strict) to
   // `reviewer` until now_ms + lease_ms, and appends the audit events, in one
-  // transaction. nullopt (and no audit) when there is none.
+  // transaction; each event's subject becomes the item leased ("review:ID").
+  // nullopt (and no audit) when there is none.
   virtual Result<std::optional<ReviewItem>> LeaseNextReview(
       std::string_view reviewer, int64_t now_ms, int64_t lease_ms,
       const std::vector<AuditInput>& audit) = 0;
