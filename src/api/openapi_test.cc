@@ -640,7 +640,7 @@ TEST_F(OpenApiTest, EveryOperationAnswersAsDocumented) {
                      {"labels", {{"category", "A1"}}},
                      {"pdq_max_distance", 31}};
   c.Expect("POST /v1/banks", s.Send("POST", "/v1/banks", admin, spec.dump(), kJson), 201);
-  c.Expect("POST /v1/banks", s.Send("POST", "/v1/banks", admin, spec.dump(), kJson), 400);
+  c.Expect("POST /v1/banks", s.Send("POST", "/v1/banks", admin, spec.dump(), kJson), 409);
   c.Expect("POST /v1/banks",
            s.Send("POST", "/v1/banks", admin, R"({"name": "x", "colour": "red"})", kJson), 400);
   c.Expect("POST /v1/banks",

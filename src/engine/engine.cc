@@ -1206,6 +1206,10 @@ Result<nlohmann::json> Engine::CreateBank(const Principal& who, const nlohmann::
   if (Status s = ValidateBankSpec(spec); !s.ok()) return s;
   {
     std::lock_guard lock(impl_->store_mu);
+    // A taken name is a conflict with the present state, not a bad request.
+    if (impl_->store->GetBank(spec.name).ok()) {
+      return Status::FailedPrecondition("bank " + spec.name + " exists");
+    }
     Result<Bank> made = impl_->store->CreateBank(spec, NowMs() / 1000);
     if (!made.ok()) return made.status();
   }
