@@ -40,9 +40,9 @@ struct Key {
   Field field;
 };
 
-const std::array<Key, 23>& Keys() {
+const std::array<Key, 24>& Keys() {
   using C = ServiceConfig;
-  static const std::array<Key, 23> keys = {{
+  static const std::array<Key, 24> keys = {{
       {{"listen.host", "string", "an IP address or host name",
         "Address the HTTP server binds (127.0.0.1: this machine only)"},
        StringField{&C::listen_host, 255}},
@@ -71,6 +71,10 @@ const std::array<Key, 23>& Keys() {
        FloatField{&C::vpdq_seconds, 0.1, 60}},
       {{"limits.max_body_bytes", "int", "1024..1073741824", "Largest request body accepted"},
        Int64Field{&C::max_body_bytes, 1024, int64_t{1} << 30}},
+      {{"limits.max_video_seconds", "float", "1..14400",
+        "Longest video fingerprinted (its duration, from the container and while decoding); "
+        "longer ones are refused with 413: a video costs about 1/20 of its duration in CPU"},
+       FloatField{&C::max_video_seconds, 1, 14400}},
       {{"limits.max_lookup_signals", "int", "1..10000", "Most signals in one lookup request"},
        IntField{&C::max_lookup_signals, 1, 10000}},
       {{"rate.per_key", "float", "0..1000000",

@@ -16,7 +16,8 @@ TEST(ServiceConfig, DefaultsAreTheDocumentedOnes) {
   EXPECT_TRUE(c.video);
   EXPECT_TRUE(c.video_tmk);
   EXPECT_DOUBLE_EQ(c.vpdq_seconds, 1.0);
-  EXPECT_EQ(ServiceConfigKeys().size(), 23u);
+  EXPECT_DOUBLE_EQ(c.max_video_seconds, 3600.0);
+  EXPECT_EQ(ServiceConfigKeys().size(), 24u);
 }
 
 TEST(ServiceConfig, SetParsesTypedValuesAndNamesTheKeyWhenRefusing) {

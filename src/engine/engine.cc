@@ -567,6 +567,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(const ServiceConfig& config) {
   impl->signal_options.video = config.video;
   impl->signal_options.tmk = config.video_tmk;
   impl->signal_options.vpdq.seconds_per_hash = config.vpdq_seconds;
+  impl->signal_options.vpdq.open.limits.max_duration_seconds = config.max_video_seconds;
   Result<std::unique_ptr<Store>> store = OpenStore(config.store_url);
   if (!store.ok()) return store.status();
   impl->store = std::move(*store);

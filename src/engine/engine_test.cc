@@ -196,6 +196,15 @@ TEST_F(EngineTest, VideoContentIsMatchedByVpdqAndTmk) {
   Result<json> lookup = engine_->Lookup(
       submitter_, {{"signals", {{{"type", "tmk"}, {"value", std::string(64, 'a')}}}}});
   EXPECT_EQ(lookup.status().code(), ErrorCode::kInvalidArgument);
+
+  // A video longer than limits.max_video_seconds is refused (413) unstored.
+  ServiceConfig short_videos = TestConfig(dir_);
+  short_videos.max_video_seconds = 5;
+  Open(short_videos);
+  const int64_t stored = engine_->Stats().submissions;
+  EXPECT_EQ(engine_->SubmitContent(submitter_, video, ContentMeta{"v4", "", "", 0}).status().code(),
+            ErrorCode::kLimitExceeded);
+  EXPECT_EQ(engine_->Stats().submissions, stored);
 }
 
 TEST_F(EngineTest, FalsePositiveJoinsTheAllowBankAndSuppressesLaterMatches) {

@@ -34,9 +34,10 @@ struct ServiceConfig {
 
   PdqMode pdq_mode = PdqMode::kCanonical;
   bool pdq_dihedral = true;
-  bool video = true;        // fingerprint videos (vPDQ, TMK+PDQF)
-  bool video_tmk = true;    // TMK+PDQF besides vPDQ
-  double vpdq_seconds = 1;  // seconds between vPDQ frames
+  bool video = true;                // fingerprint videos (vPDQ, TMK+PDQF)
+  bool video_tmk = true;            // TMK+PDQF besides vPDQ
+  double vpdq_seconds = 1;          // seconds between vPDQ frames
+  double max_video_seconds = 3600;  // longer videos are refused (413)
 
   int64_t max_body_bytes = 32LL << 20;
   int max_lookup_signals = 64;
