@@ -603,6 +603,66 @@ TEST(SqliteStoreTest, RefusesToMigrateValuesThatAreNotHex) {
 
 // The PostgreSQL migration from the version before bytea values (2), on a
 // database built with the migrations of that version.
+// Ends every other session of the database `url` names, as a server restart
+// or a network cut would.
+void TerminateOtherSessions(const std::string& url) {
+  PGconn* conn = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn,
+                       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK) << PQerrorMessage(conn);
+  EXPECT_GE(PQntuples(r), 1);
+  PQclear(r);
+  PQfinish(conn);
+}
+
+// A lost connection: the statement that meets the loss fails, the next
+// operation reconnects; a transaction cut in the middle commits nothing and
+// none of its statements runs on the new connection.
+TEST(PostgresStoreTest, ReconnectsBetweenTransactionsOnly) {
+  test_support::PgTestServer& pg = test_support::PgTestServer::Get();
+  if (!pg.ok()) GTEST_SKIP() << "PostgreSQL test server could not start: " << pg.reason();
+  const std::string url = pg.NewDatabase();
+  Result<std::unique_ptr<Store>> store = OpenStore(url);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  BankSpec spec;
+  spec.name = "b";
+  const int64_t bank = (*store)->CreateBank(spec, 1)->id;
+
+  TerminateOtherSessions(url);
+  EXPECT_FALSE((*store)->ListBanks().ok());  // met the loss
+  Result<std::vector<Bank>> banks = (*store)->ListBanks();
+  ASSERT_TRUE(banks.ok()) << banks.status().ToString();
+  EXPECT_EQ(banks->size(), 1u);
+
+  std::mt19937_64 rng(5);
+  const std::string lost = RandomHex(rng, 32), kept = RandomHex(rng, 32);
+  {
+    auto w = (*store)->BeginWrite(bank);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Add(MakeEntry(SignalType::kMd5, lost)).ok());
+    TerminateOtherSessions(url);
+    EXPECT_FALSE((*w)->Add(MakeEntry(SignalType::kMd5, kept)).ok());
+    EXPECT_FALSE((*w)->Commit().ok());
+  }
+  {
+    auto w = (*store)->BeginWrite(bank);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_TRUE((*w)->Add(MakeEntry(SignalType::kMd5, kept)).ok());
+    ASSERT_TRUE((*w)->Commit().ok());
+  }
+  std::vector<std::string> values;
+  ASSERT_TRUE((*store)
+                  ->ForEachEntry(bank, {},
+                                 [&](const Entry& e) {
+                                   values.push_back(e.value);
+                                   return Status::Ok();
+                                 })
+                  .ok());
+  EXPECT_EQ(values, std::vector<std::string>{kept});
+}
+
 TEST(PostgresStoreTest, MigratesVersionTwoDatabase) {
   test_support::PgTestServer& pg = test_support::PgTestServer::Get();
   if (!pg.ok()) GTEST_SKIP() << "PostgreSQL test server could not start: " << pg.reason();
