@@ -208,7 +208,8 @@ TEST_F(BankCommandTest, VideoSignaturesFromHashToMatch) {
   r = RunBankCli(Store() + "bank remove-entry videos --signal tmk " + key);
   ASSERT_EQ(r.rc, 0) << r.err;
   r = RunBankCli(Store() + "match " + chair);
-  for (const Json& m : Json::parse(r.out)["matches"]) {
+  const Json after = Json::parse(r.out);  // named: it must outlive the loop
+  for (const Json& m : after["matches"]) {
     EXPECT_NE(m["signal"], "tmk");
   }
 }
