@@ -87,6 +87,7 @@ Status BadEntry(int64_t id, const Status& why) {
 }  // namespace
 
 struct BankMatcher::Impl {
+  MatcherOptions options;
   PdqIndex pdq;
   DigestIndex digests;
   // vPDQ frames: ids handed out in ascending runs, one run per video; the
@@ -110,6 +111,11 @@ struct BankMatcher::Impl {
       Result<TmkSignature> sig =
           ParseTmk(reinterpret_cast<const uint8_t*>(e.payload.data()), e.payload.size());
       if (!sig.ok()) return BadEntry(e.id, sig.status());
+      if (options.tmk_loader) {
+        // Level 1 only; level 2 reads the signature when it is needed.
+        sig->cos_features = {};
+        sig->sin_features = {};
+      }
       indexed.tmk = std::make_shared<const TmkSignature>(std::move(*sig));
     } else {
       Result<std::vector<VpdqFrame>> parsed = ParseVpdq(e.payload);
@@ -261,8 +267,9 @@ BankMatcher::BankMatcher(BankMatcher&&) noexcept = default;
 BankMatcher& BankMatcher::operator=(BankMatcher&&) noexcept = default;
 BankMatcher::~BankMatcher() = default;
 
-Result<BankMatcher> BankMatcher::Build(Store& store) {
+Result<BankMatcher> BankMatcher::Build(Store& store, MatcherOptions options) {
   auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
   // Changes committed from here on are applied by Refresh; applying one the
   // scan already saw is harmless.
   Result<int64_t> seq = store.LastSequence();
@@ -463,14 +470,35 @@ Result<MatchResult> BankMatcher::MatchVpdq(std::span<const VpdqFrame> frames,
   return out;
 }
 
-MatchResult BankMatcher::MatchTmk(const TmkSignature& query,
-                                  const VideoMatchOptions& options) const {
+Result<MatchResult> BankMatcher::MatchTmk(const TmkSignature& query,
+                                          const VideoMatchOptions& options) const {
   MatchResult out;
   for (const auto& [entry_id, e] : impl_->entries) {
-    if (e.tmk == nullptr || !TmkCompatible(query, *e.tmk)) continue;
+    if (e.tmk == nullptr) continue;
+    // A signature held for level 1 only is checked whole once it is read.
+    const bool held_whole = !e.tmk->cos_features.empty();
+    if (held_whole ? !TmkCompatible(query, *e.tmk)
+                   : query.dimension() != e.tmk->dimension() ||
+                         query.frames_per_second != e.tmk->frames_per_second ||
+                         query.periods != e.tmk->periods) {
+      continue;
+    }
     const double level1 = TmkLevel1(query, *e.tmk);
     if (level1 < options.tmk_level1) continue;
-    const double level2 = TmkLevel2(query, *e.tmk);
+    const TmkSignature* full = e.tmk.get();
+    TmkSignature loaded;
+    if (!held_whole) {
+      if (!impl_->options.tmk_loader) continue;  // not reachable: Build keeps them whole
+      Result<std::string> payload = impl_->options.tmk_loader(entry_id);
+      if (!payload.ok()) return payload.status();
+      Result<TmkSignature> sig =
+          ParseTmk(reinterpret_cast<const uint8_t*>(payload->data()), payload->size());
+      if (!sig.ok()) return BadEntry(entry_id, sig.status());
+      if (!TmkCompatible(query, *sig)) continue;
+      loaded = std::move(*sig);
+      full = &loaded;
+    }
+    const double level2 = TmkLevel2(query, *full);
     if (level2 < options.tmk_level2) continue;
     BankHit hit = impl_->Hit(entry_id, 0, 0);
     hit.level1 = level1;

@@ -520,33 +520,59 @@ TEST_F(MatcherTest, TmkAgreesWithTmkCompare) {
                          })
           .ok());
   ASSERT_EQ(stored.size(), 15u);
-  Result<BankMatcher> m = BankMatcher::Build(*store_);
+  // Signatures held whole, and only level 1 held with the rest read on
+  // demand (counted): the same hits and scores.
+  int loads = 0;
+  MatcherOptions lazy;
+  lazy.tmk_loader = [&](int64_t id) -> Result<std::string> {
+    ++loads;
+    Result<Entry> e = store_->GetEntry(id);
+    if (!e.ok()) return e.status();
+    return e->payload;
+  };
+  Result<BankMatcher> whole = BankMatcher::Build(*store_);
+  ASSERT_TRUE(whole.ok());
+  Result<BankMatcher> m = BankMatcher::Build(*store_, lazy);
   ASSERT_TRUE(m.ok());
-  for (const auto& [qid, query] : stored) {
-    const MatchResult r = m->MatchTmk(query.second);
-    std::map<int64_t, BankHit> got;
-    for (const BankHit& h : r.matches) got[h.entry_id] = h;
-    for (const auto& [id, entry] : stored) {
-      const TmkScores want = TmkCompare(query.second, entry.second);
-      ASSERT_EQ(got.contains(id), want.match) << query.first << " vs " << entry.first;
-      if (want.match) {
-        EXPECT_EQ(got[id].level1, want.level1);
-        EXPECT_EQ(got[id].level2, want.level2);
+  for (const BankMatcher* matcher : {&*whole, &*m}) {
+    for (const auto& [qid, query] : stored) {
+      Result<MatchResult> r = matcher->MatchTmk(query.second);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      std::map<int64_t, BankHit> got;
+      for (const BankHit& h : r->matches) got[h.entry_id] = h;
+      for (const auto& [id, entry] : stored) {
+        const TmkScores want = TmkCompare(query.second, entry.second);
+        ASSERT_EQ(got.contains(id), want.match) << query.first << " vs " << entry.first;
+        if (want.match) {
+          EXPECT_EQ(got[id].level1, want.level1);
+          EXPECT_EQ(got[id].level2, want.level2);
+        }
       }
-    }
-    EXPECT_TRUE(got.contains(qid)) << query.first;
-    const bool chair =
-        query.first.starts_with("chair") && query.first.find("large-logo") == std::string::npos;
-    for (const auto& [id, hit] : got) {
-      const std::string& name = stored[id].first;
-      if (chair) {
-        EXPECT_TRUE(name.starts_with("chair")) << query.first << " hit " << name;
-      }
-      if (query.first.starts_with("doorknob")) {
-        EXPECT_EQ(id, qid) << name;
+      EXPECT_TRUE(got.contains(qid)) << query.first;
+      const bool chair =
+          query.first.starts_with("chair") && query.first.find("large-logo") == std::string::npos;
+      for (const auto& [id, hit] : got) {
+        const std::string& name = stored[id].first;
+        if (chair) {
+          EXPECT_TRUE(name.starts_with("chair")) << query.first << " hit " << name;
+        }
+        if (query.first.starts_with("doorknob")) {
+          EXPECT_EQ(id, qid) << name;
+        }
       }
     }
   }
+  // Only the candidates past level 1 were read: fewer than all pairs.
+  EXPECT_GT(loads, 15);
+  EXPECT_LT(loads, 15 * 15);
+  // A loader that fails makes the match fail, rather than miss silently.
+  MatcherOptions failing;
+  failing.tmk_loader = [](int64_t) -> Result<std::string> {
+    return Status::IoError("store unreachable");
+  };
+  Result<BankMatcher> broken = BankMatcher::Build(*store_, failing);
+  ASSERT_TRUE(broken.ok());
+  EXPECT_EQ(broken->MatchTmk(stored.begin()->second.second).status().code(), ErrorCode::kIoError);
   // Removing an entry takes it out at the next Refresh.
   const int64_t first = stored.begin()->first;
   {
@@ -555,7 +581,9 @@ TEST_F(MatcherTest, TmkAgreesWithTmkCompare) {
     ASSERT_TRUE((*w)->Commit().ok());
   }
   ASSERT_TRUE(m->Refresh(*store_).ok());
-  for (const BankHit& h : m->MatchTmk(stored[first].second).matches) EXPECT_NE(h.entry_id, first);
+  Result<MatchResult> after = m->MatchTmk(stored[first].second);
+  ASSERT_TRUE(after.ok());
+  for (const BankHit& h : after->matches) EXPECT_NE(h.entry_id, first);
 }
 
 }  // namespace

@@ -148,7 +148,12 @@ std::string FileMatchJson(const std::string& path, const Result<FileSignals>& si
     }
     if (s.tmk) {
       j["tmk_frames"] = s.tmk->frame_count;
-      Merge(matcher.MatchTmk(*s.tmk), &all);
+      Result<MatchResult> tmk = matcher.MatchTmk(*s.tmk);
+      if (!tmk.ok()) {
+        error(tmk.status());
+      } else {
+        Merge(std::move(*tmk), &all);
+      }
     }
   } else if (s.is_video) {
     error(s.video_status);

@@ -190,6 +190,12 @@ struct Engine::Impl {
 
   mutable std::shared_mutex matcher_mu;  // Match* shared, Refresh exclusive
   std::optional<BankMatcher> matcher;
+  // A second connection to the bank store, from which the matcher reads the
+  // TMK signatures that pass level 1 (it holds only their level-1 vectors).
+  // Its own lock: a match holds matcher_mu, and Refresh takes store_mu then
+  // matcher_mu, so the matcher must never wait for store_mu.
+  std::mutex tmk_store_mu;
+  std::unique_ptr<Store> tmk_store;
 
   std::mutex policy_mu;
   std::shared_ptr<const Policy> policy;
@@ -600,7 +606,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(const ServiceConfig& config) {
     }
   }
 
-  Result<BankMatcher> matcher = BankMatcher::Build(*impl->store);
+  MatcherOptions matcher_options;
+  if (impl->config.store_url.find(":memory:") == std::string::npos) {
+    Result<std::unique_ptr<Store>> second = OpenStore(impl->config.store_url);
+    if (!second.ok()) return second.status();
+    impl->tmk_store = std::move(*second);
+    Impl* self = impl.get();
+    matcher_options.tmk_loader = [self](int64_t entry_id) -> Result<std::string> {
+      std::lock_guard lock(self->tmk_store_mu);
+      Result<Entry> e = self->tmk_store->GetEntry(entry_id);
+      if (!e.ok()) return e.status();
+      return std::move(e->payload);
+    };
+  }
+  Result<BankMatcher> matcher = BankMatcher::Build(*impl->store, std::move(matcher_options));
   if (!matcher.ok()) return matcher.status();
   impl->matcher.emplace(std::move(*matcher));
 
@@ -783,7 +802,11 @@ Result<nlohmann::json> Engine::SubmitContent(const Principal& who, std::string_v
       Result<MatchResult> r = impl_->matcher->MatchVpdq(fs.vpdq);
       if (!r.ok()) return r.status();
       results.push_back(std::move(*r));
-      if (fs.tmk) results.push_back(impl_->matcher->MatchTmk(*fs.tmk));
+      if (fs.tmk) {
+        Result<MatchResult> tmk = impl_->matcher->MatchTmk(*fs.tmk);
+        if (!tmk.ok()) return tmk.status();
+        results.push_back(std::move(*tmk));
+      }
     }
     if (fs.is_image) {
       std::span<const Hash256> hashes = fs.pdq.has_dihedral

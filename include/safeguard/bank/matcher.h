@@ -15,7 +15,9 @@
 // - TMK: every stored signature is scored at level 1 (cosine of averages,
 //   cheap), and only those reaching the level-1 threshold at level 2; both
 //   must reach their thresholds. Equal to TmkCompare on every entry.
-//   Memory: a TMK+PDQF signature is 257 KiB, held whole.
+//   Memory: a TMK+PDQF signature is 257 KiB, held whole unless
+//   MatcherOptions::tmk_loader is set: then only its level-1 vector (1 KiB)
+//   is held, and the signatures that pass level 1 are read through it.
 //
 // Block banks give matches; allow banks (known false positives) give hits
 // reported alongside, so that policy can suppress a match.
@@ -30,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,6 +90,17 @@ struct MatchResult {
   std::vector<BankHit> allow;    // allow banks; nearest first
 };
 
+// Reads an entry's payload, e.g. through a second connection to the store.
+using PayloadLoader = std::function<Result<std::string>(int64_t entry_id)>;
+
+struct MatcherOptions {
+  // Set: TMK entries keep only their level-1 vector in memory, and the
+  // signatures of those that pass level 1 are read through this at match
+  // time. Called from any number of Match* threads at once (it must be
+  // thread-safe) and never while Refresh runs.
+  PayloadLoader tmk_loader;
+};
+
 // Frames of one vPDQ query searched at most (a four-hour video at one frame
 // per second is 14,400).
 inline constexpr size_t kMaxVpdqQueryFrames = 100'000;
@@ -94,7 +108,7 @@ inline constexpr size_t kMaxVpdqQueryFrames = 100'000;
 class BankMatcher {
  public:
   // Indexes every live entry of every enabled bank, then follows the log.
-  static Result<BankMatcher> Build(Store& store);
+  static Result<BankMatcher> Build(Store& store, MatcherOptions options = {});
 
   BankMatcher(BankMatcher&&) noexcept;
   BankMatcher& operator=(BankMatcher&&) noexcept;
@@ -128,8 +142,10 @@ class BankMatcher {
 
   // Stored TMK+PDQF signatures that match the query; best first (level 2,
   // then level 1, then entry id). Signatures with other parameters are not
-  // compared.
-  MatchResult MatchTmk(const TmkSignature& query, const VideoMatchOptions& options = {}) const;
+  // compared. Errors: the tmk_loader's, or kCorrupt for a payload it reads
+  // that does not parse.
+  Result<MatchResult> MatchTmk(const TmkSignature& query,
+                               const VideoMatchOptions& options = {}) const;
 
  private:
   struct Impl;
