@@ -93,16 +93,24 @@ corpus="${FUZZ_CORPUS:-$work/corpus}"
 mkdir -p "$corpus" "$build/artifacts"
 echo "seeds: $(ls "$seeds" | wc -l) files; running for ${seconds}s" >&2
 
+# Runs one target: fuzz_target BINARY CORPUS SEEDS SECONDS RUNS MAX_LEN, for
+# SECONDS or RUNS inputs (0: no bound on inputs), whichever ends first, with
+# the fixed seed, LeakSanitizer on, and crash inputs kept in artifacts/.
+fuzz_target() {
+  local runs=()
+  if [[ "$5" -gt 0 ]]; then runs=(-runs="$5"); fi
+  # shellcheck disable=SC2086
+  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
+  "$1" "$2" "$3" -max_total_time="$4" "${runs[@]}" -max_len="$6" -timeout=20 \
+    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
+    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+}
+
 # detect_leaks=1: libvips frees what it allocates per image (checked under
 # LeakSanitizer by the unit tests), so any leak reported here is real.
-# shellcheck disable=SC2086
 image_seconds=$(( (seconds * 2 + 2) / 3 ))
 text_seconds=$(( seconds - image_seconds ))
-ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-"$build/fuzz/decode_hash_fuzz" "$corpus" "$seeds" \
-  -max_total_time="$image_seconds" -max_len=262144 -timeout=20 -rss_limit_mb=3072 \
-  -seed="${FUZZ_SEED:-1}" \
-  -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+fuzz_target "$build/fuzz/decode_hash_fuzz" "$corpus" "$seeds" "$image_seconds" 0 262144
 
 # The text parsers (message JSON, pattern packs, PAN XML, model files): the
 # first byte of an input picks the parser (src/text/text_fuzz.cc). Seeds are
@@ -119,11 +127,7 @@ if [[ "$text_seconds" -gt 0 ]]; then
   { printf '\x02'; cat "$root/src/text/testdata/pan_small.xml"; } >"$text_seeds/pan"
   printf '\x04s e c r 3 t, d0nt t3ll y0ur m0m' >"$text_seeds/normalise"
   echo "text seeds: $(ls "$text_seeds" | wc -l) files; running for ${text_seconds}s" >&2
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-  "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" \
-    -max_total_time="$text_seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
-    -seed="${FUZZ_SEED:-1}" \
-    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+  fuzz_target "$build/src/text/text_fuzz" "$work/text-corpus" "$text_seeds" "$text_seconds" 0 65536
 fi
 
 # Bank exchange formats (src/bank/bank_fuzz.cc): the first byte picks the
@@ -150,11 +154,8 @@ if [[ "$bank_seconds" -gt 0 && "$bank_runs" -gt 0 ]]; then
   printf '\x05\x00<queryResult><images><image><id>1</id><classification>A1</classification><fingerprints><md5>%s</md5><pdq>%s</pdq></fingerprints></image></images><deletedEntries><video><id>2</id></video></deletedEntries></queryResult>' \
     "$h32" "$h64" >"$bank_seeds/ncmec"
   echo "bank seeds: $(ls "$bank_seeds" | wc -l) files; running for ${bank_seconds}s" >&2
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-  "$build/src/bank/bank_fuzz" "$work/bank-corpus" "$bank_seeds" \
-    -max_total_time="$bank_seconds" -runs="$bank_runs" -max_len=65536 -timeout=20 \
-    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
-    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+  fuzz_target "$build/src/bank/bank_fuzz" "$work/bank-corpus" "$bank_seeds" "$bank_seconds" \
+    "$bank_runs" 65536
 fi
 
 # Policy documents (src/policy/policy_fuzz.cc): what ParsePolicy accepts must
@@ -231,11 +232,8 @@ version_note: |
   block scalar
 END
   echo "policy seeds: $(ls "$policy_seeds" | wc -l) files; running for ${policy_seconds}s" >&2
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-  "$build/src/policy/policy_fuzz" "$work/policy-corpus" "$policy_seeds" \
-    -max_total_time="$policy_seconds" -runs="$policy_runs" -max_len=65536 -timeout=20 \
-    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
-    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+  fuzz_target "$build/src/policy/policy_fuzz" "$work/policy-corpus" "$policy_seeds" \
+    "$policy_seconds" "$policy_runs" 65536
 fi
 
 # Videos: demux + decode + sampling (fuzz/video_decode_fuzz.cc). Seeds are
@@ -257,9 +255,6 @@ if [[ "$video_seconds" -gt 0 ]]; then
     fi
   done
   echo "video seeds: $(ls "$video_seeds" | wc -l) files; running for ${video_seconds}s" >&2
-  ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
-  "$build/fuzz/video_decode_fuzz" "$work/video-corpus" "$video_seeds" \
-    -max_total_time="$video_seconds" -runs="$video_runs" -max_len=65536 -timeout=20 \
-    -rss_limit_mb=3072 -seed="${FUZZ_SEED:-1}" \
-    -artifact_prefix="$build/artifacts/" -print_final_stats=1 ${FUZZ_ARGS:-}
+  fuzz_target "$build/fuzz/video_decode_fuzz" "$work/video-corpus" "$video_seeds" \
+    "$video_seconds" "$video_runs" 65536
 fi
