@@ -3,17 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
+#include <functional>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <ostream>
-#include <thread>
+
+#include "ordered_output.h"
 
 namespace safeguard::cli {
 namespace fs = std::filesystem;
@@ -148,83 +146,38 @@ std::string SignalsJson(const std::string& path, const Result<FileSignals>& sign
 int RunHashCommand(const HashCommandOptions& options, std::ostream& out) {
   const std::vector<std::string> files = ExpandPaths(options.paths);
   const size_t n = files.size();
-  int jobs =
-      options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
-  jobs = std::clamp(jobs, 1, 256);
-  if (static_cast<size_t>(jobs) > n) jobs = static_cast<int>(std::max<size_t>(n, 1));
-
-  // Workers take files in order and park their line in `lines`; the calling
-  // thread prints lines in input order as soon as each is ready. Workers stay
-  // at most `window` files ahead of the printer, so memory stays bounded.
-  const size_t window = static_cast<size_t>(jobs) * 64;
-  std::vector<std::optional<std::string>> lines(n);
-  std::vector<char> failed(n, 0);
-  std::mutex mu;
-  std::condition_variable ready, room;
-  std::atomic<size_t> next{0};
-  size_t printed = 0;
-
-  auto worker = [&]() {
-    while (true) {
-      const size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      {
-        std::unique_lock lock(mu);
-        room.wait(lock, [&] { return i < printed + window; });
-      }
-      Result<FileSignals> s = ComputeFileSignals(files[i], options.signals);
-      Result<SignatureFiles> written = SignatureFiles{};
-      if (s.ok() && !options.signatures_dir.empty()) {
-        written = WriteSignatureFiles(options.signatures_dir, *s);
-        if (!written.ok()) s = written.status();
-      }
-      std::string line =
-          SignalsJson(files[i], s, options.signals.dihedral,
-                      options.signatures_dir.empty() || !written.ok() ? nullptr : &*written);
-      {
-        std::lock_guard lock(mu);
-        lines[i] = std::move(line);
-        failed[i] = s.ok() && s->complete() ? 0 : 1;
-      }
-      ready.notify_all();
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < jobs; ++t) threads.emplace_back(worker);
-
   const bool show_progress = options.progress && ::isatty(STDERR_FILENO) == 1;
   const auto start = std::chrono::steady_clock::now();
   auto last_progress = start;
-  bool any_failed = false;
-  for (size_t i = 0; i < n; ++i) {
-    std::string line;
-    {
-      std::unique_lock lock(mu);
-      ready.wait(lock, [&] { return lines[i].has_value(); });
-      line = std::move(*lines[i]);
-      lines[i].reset();
-      any_failed = any_failed || failed[i];
-      printed = i + 1;
+  auto progress = [&](size_t written) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - start > std::chrono::seconds(2) &&
+        now - last_progress > std::chrono::milliseconds(250)) {
+      last_progress = now;
+      const double secs = std::chrono::duration<double>(now - start).count();
+      std::fprintf(stderr, "\r%zu/%zu files, %.1f files/s ", written, n,
+                   static_cast<double>(written) / secs);
     }
-    room.notify_all();
-    out << line << '\n';
-    if (show_progress) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now - start > std::chrono::seconds(2) &&
-          now - last_progress > std::chrono::milliseconds(250)) {
-        last_progress = now;
-        const double secs = std::chrono::duration<double>(now - start).count();
-        std::fprintf(stderr, "\r%zu/%zu files, %.1f files/s ", i + 1, n,
-                     static_cast<double>(i + 1) / secs);
-      }
-    }
-  }
-  out.flush();
-  for (std::thread& t : threads) t.join();
+  };
+  const int rc = PrintInOrder(
+      n, options.jobs,
+      [&](size_t i) {
+        Result<FileSignals> s = ComputeFileSignals(files[i], options.signals);
+        Result<SignatureFiles> written = SignatureFiles{};
+        if (s.ok() && !options.signatures_dir.empty()) {
+          written = WriteSignatureFiles(options.signatures_dir, *s);
+          if (!written.ok()) s = written.status();
+        }
+        const SignatureFiles* named =
+            options.signatures_dir.empty() || !written.ok() ? nullptr : &*written;
+        return OrderedLine{SignalsJson(files[i], s, options.signals.dihedral, named),
+                           !s.ok() || !s->complete()};
+      },
+      out, show_progress ? std::function<void(size_t)>(progress) : nullptr);
   if (show_progress && std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) {
     std::fprintf(stderr, "\n");
   }
-  return any_failed ? 1 : 0;
+  return rc;
 }
 
 }  // namespace safeguard::cli

@@ -26,24 +26,11 @@
 #include <string>
 #include <vector>
 
+#include "ordered_output.h"
 #include "safeguard/bank/matcher.h"
 #include "safeguard/hash/file_signals.h"
 
 namespace safeguard::cli {
-
-// One output line of PrintInOrder, and whether its item had an error.
-struct OrderedLine {
-  std::string text;
-  bool failed = false;
-};
-
-// Computes line_of(i) for i in [0, n) on `jobs` threads (0: one per core)
-// and writes the lines to `out` in order of i, each as soon as it and those
-// before it are ready; workers run at most 64 items per thread ahead of the
-// writer. Returns 1 when any line failed, else 0.
-// REQUIRES: line_of may be called from several threads at once.
-int PrintInOrder(size_t n, int jobs, const std::function<OrderedLine(size_t)>& line_of,
-                 std::ostream& out);
 
 // One JSON object (no newline) for a file's matches.
 std::string FileMatchJson(const std::string& path, const Result<FileSignals>& signals,
