@@ -331,11 +331,13 @@ Status BankMatcher::Refresh(Store& store) {
       if (Status s = impl_->Apply(store, c); !s.ok()) return s;
       impl_->sequence = c.seq;
     }
-    if (changes->size() < kChangeBatch) {
-      if (Status s = MaybeCompact(impl_->pdq); !s.ok()) return s;
-      return MaybeCompact(impl_->frames);
-    }
+    if (changes->size() < kChangeBatch) return Status::Ok();
   }
+}
+
+Status BankMatcher::CompactGrownIndexes() {
+  if (Status s = MaybeCompact(impl_->pdq); !s.ok()) return s;
+  return MaybeCompact(impl_->frames);
 }
 
 int64_t BankMatcher::sequence() const { return impl_->sequence; }

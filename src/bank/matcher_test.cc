@@ -292,9 +292,9 @@ TEST_F(MatcherTest, AgreesWithBruteForce) {
   }
 }
 
-// Many entries added after Build reach the index through Refresh, which
-// folds them into the main segment past a threshold (4096): they are found
-// the same before and after, and so are removals.
+// Many entries added after Build reach the index through Refresh, and
+// CompactGrownIndexes folds them into the main segment past a threshold
+// (4096): they are found the same before and after, and so are removals.
 TEST_F(MatcherTest, RefreshAfterManyAdditionsStillFindsEverything) {
   Result<BankMatcher> m = BankMatcher::Build(*store_);
   ASSERT_TRUE(m.ok());
@@ -314,6 +314,13 @@ TEST_F(MatcherTest, RefreshAfterManyAdditionsStillFindsEverything) {
   EXPECT_EQ(m->size(), 6000u);
   Remove(block_id_, SignalType::kPdq, hex[7]);
   ASSERT_TRUE(m->Refresh(*store_).ok());
+  // Searches before and after the delta is folded in agree.
+  auto found = [&](const std::string& h) {
+    const Hash256 query = Flip(*Hash256::FromHex(h), 9);
+    return m->MatchPdq(std::span(&query, 1))->matches.size();
+  };
+  EXPECT_EQ(found(hex[100]), 1u);
+  ASSERT_TRUE(m->CompactGrownIndexes().ok());
   for (int i = 0; i < 6000; i += 97) {
     const Hash256 query = Flip(*Hash256::FromHex(hex[static_cast<size_t>(i)]), 9);
     Result<MatchResult> r = m->MatchPdq(std::span(&query, 1));

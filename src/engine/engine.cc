@@ -289,8 +289,14 @@ struct Engine::Impl {
 
   Status Refresh() {
     std::lock_guard store_lock(store_mu);
-    std::unique_lock lock(matcher_mu);
-    return matcher->Refresh(*store);
+    {
+      std::unique_lock lock(matcher_mu);
+      if (Status s = matcher->Refresh(*store); !s.ok()) return s;
+    }
+    // A compaction rebuilds an index (seconds at 10^7 entries): lookups go on
+    // meanwhile; store_mu keeps the next Refresh out.
+    std::shared_lock lock(matcher_mu);
+    return matcher->CompactGrownIndexes();
   }
 
   void CountMatches(const std::vector<BankHit>& hits) {

@@ -28,7 +28,8 @@
 //   ... later: Status s = m->Refresh(store);   // applies what changed since
 //
 // Thread safety: Match* may be called from any number of threads at once;
-// Refresh needs exclusive access (no concurrent Match*).
+// Refresh needs exclusive access (no concurrent Match*); CompactGrownIndexes
+// may run beside Match*, not beside Refresh.
 #pragma once
 
 #include <cstdint>
@@ -117,6 +118,13 @@ class BankMatcher {
   // Applies the changes logged since sequence(): added and removed entries,
   // banks created, enabled, disabled or changed.
   Status Refresh(Store& store);
+
+  // Entries that Refresh adds go to the PDQ indexes' delta segments, which
+  // searches scan linearly: this folds a delta into its main segment once it
+  // holds over 4096 entries and 1/16 of the main segment (or once removals
+  // pile up), a rebuild taking seconds at 10^7 entries. Match* may run
+  // meanwhile (call it under a shared lock, after Refresh); Refresh may not.
+  Status CompactGrownIndexes();
 
   // The last change applied.
   int64_t sequence() const;
