@@ -39,6 +39,7 @@ namespace fs = std::filesystem;
 struct VideoOptions {
   std::string videos = "../shared/testdata/tmk/sample-videos";
   int rounds = 3;
+  std::vector<std::string> only;  // workloads and impls to run (empty: all)
 };
 
 // The floor for vPDQ at 1 frame/s and TMK on the SD clips.
@@ -97,6 +98,10 @@ int RunVideo(const VideoOptions& o) {
   every_second_no_skip.skip_unneeded = false;
   FrameSampling tmk_no_skip = tmk_frames;
   tmk_no_skip.skip_unneeded = false;
+  FrameSampling tmk_swscale = tmk_frames;
+  tmk_swscale.exact_fast_scaler = false;
+  TmkOptions tmk_swscale_options;
+  tmk_swscale_options.exact_fast_scaler = false;
 
   using Work = std::function<void(const Clip&)>;
   struct Row {
@@ -124,14 +129,32 @@ int RunVideo(const VideoOptions& o) {
        [&](const Clip& c) { SampleClip(c, tmk_no_skip, [](const VideoFrame&) { return true; }); }},
       {"decode-tmk-frames",
        [&](const Clip& c) { SampleClip(c, tmk_frames, [](const VideoFrame&) { return true; }); }},
-      {"tmk", [&](const Clip& c) {
+      {"tmk",
+       [&](const Clip& c) {
          if (!TmkHashFile(c.path, {}).ok()) std::abort();
+       }},
+      // The same frames and signature with swscale converting every frame
+      // (the peer the exact fast scaler replaces; the same bits).
+      {"decode-tmk-frames-swscale",
+       [&](const Clip& c) { SampleClip(c, tmk_swscale, [](const VideoFrame&) { return true; }); }},
+      {"tmk-swscale", [&](const Clip& c) {
+         if (!TmkHashFile(c.path, tmk_swscale_options).ok()) std::abort();
        }}};
+  auto wanted = [&](const std::string& name) {
+    return o.only.empty() || std::find(o.only.begin(), o.only.end(), name) != o.only.end();
+  };
+  // --only names workloads ("sd", "hd") and impls; a kind not named runs whole.
+  const bool any_group =
+      std::any_of(groups.begin(), groups.end(), [&](const auto& g) { return wanted(g.first); });
+  const bool any_impl =
+      std::any_of(rows.begin(), rows.end(), [&](const Row& r) { return wanted(r.impl); });
   for (const auto& [group, clips] : groups) {
+    if (any_group && !wanted(group)) continue;
     double video_seconds = 0;
     for (const Clip& c : clips) video_seconds += c.seconds;
     std::map<std::string, double> factor;
     for (const Row& r : rows) {
+      if (any_impl && !wanted(r.impl)) continue;
       double best_cpu = 0;
       double best_wall = 0;
       const double load = LoadAverage();
@@ -161,6 +184,7 @@ int RunVideo(const VideoOptions& o) {
       j["machine"] = machine;
       std::cout << j.dump() << std::endl;
     }
+    if (any_impl) continue;  // the summary needs every impl
     // Each fingerprint beside the bare decode of the frames it uses, and
     // beside decoding every frame.
     auto ratio = [&](const std::string& a, const std::string& b) {
@@ -177,6 +201,7 @@ int RunVideo(const VideoOptions& o) {
     s["tmk_vs_decode_same_frames"] = ratio("tmk", "decode-tmk-frames");
     s["vpdq_vs_decode_all"] = ratio("vpdq-1fps", "decode-all-frames");
     s["tmk_vs_decode_all"] = ratio("tmk", "decode-all-frames");
+    s["tmk_vs_tmk_swscale"] = ratio("tmk", "tmk-swscale");
     if (group == "sd") {
       s["floor"] = kFloorRealtimePerCore;
       s["vpdq_floor_met"] = factor["vpdq-1fps"] >= kFloorRealtimePerCore;
@@ -198,6 +223,8 @@ void AddVideoSubcommand(CLI::App* app) {
       ->capture_default_str();
   cmd->add_option("--rounds", o->rounds, "Rounds per measurement (the fastest counts)")
       ->capture_default_str();
+  cmd->add_option("--only", o->only,
+                  "Run only these workloads (sd, hd) and impls (e.g. tmk decode-all-frames)");
   cmd->callback([o] {
     if (const int rc = RunVideo(*o); rc != 0) throw CLI::RuntimeError(rc);
   });

@@ -162,10 +162,11 @@ void PdqfFeature(const uint8_t* rgb, std::ptrdiff_t row_stride, float out[256]) 
   std::memcpy(out, &dct[0][0], 256 * sizeof(float));
 }
 
-Result<TmkSignature> TmkHashVideo(VideoDecoder& video, const TmkOptions& /*options*/) {
+Result<TmkSignature> TmkHashVideo(VideoDecoder& video, const TmkOptions& options) {
   TmkBuilder builder;
-  const FrameSampling sampling =
+  FrameSampling sampling =
       FrameSampling::Resampled(kTmkFramesPerSecond, kTmkFrameSize, kTmkFrameSize);
+  sampling.exact_fast_scaler = options.exact_fast_scaler;
   Status s = video.Sample(sampling, [&](const VideoFrame& f) {
     float feature[kTmkFeatureDimension];
     PdqfFeature(f.rgb, f.row_stride, feature);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "safeguard/core/file.h"
+#include "yuv_scale.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>
@@ -193,6 +194,12 @@ struct VideoDecoder::State {
   std::unique_ptr<SwsContext, SwsCloser> sws;
   int sws_src_w = 0, sws_src_h = 0, sws_src_fmt = -1;
   int sws_dst_w = 0, sws_dst_h = 0;
+  // swscale's bicubic 4:2:0 to RGB24, reproduced (yuv_scale.h); null where
+  // it does not apply. `fast_checked`: its first frame matched swscale.
+  std::unique_ptr<media_internal::Yuv420ToRgb24Scaler> fast;
+  bool fast_checked = false;
+  int64_t fast_scaled = 0;
+  std::vector<uint8_t> fast_check;
   std::vector<uint8_t> rgb;      // converted, before rotation
   std::vector<uint8_t> rotated;  // after rotation
   // The decoded frame (its serial number in this Sample) whose conversion
@@ -410,6 +417,23 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
                                  brightness, contrast, saturation);
       }
     }
+    fast.reset();
+    fast_checked = false;
+    if (s.exact_fast_scaler && s.scaler == FrameSampling::Scaler::kBicubic &&
+        (frame->format == AV_PIX_FMT_YUV420P || frame->format == AV_PIX_FMT_YUVJ420P) &&
+        media_internal::BestScaleKernel() == media_internal::ScaleKernel::kAvx2) {
+      // The colour settings swscale ended up with, whatever set them.
+      int *inv_table = nullptr, *table = nullptr;
+      int dst_range = 0;
+      media_internal::ColourDetails colour;
+      if (sws_getColorspaceDetails(sws.get(), &inv_table, &colour.src_range, &table, &dst_range,
+                                   &colour.brightness, &colour.contrast, &colour.saturation) >= 0 &&
+          inv_table != nullptr) {
+        std::copy_n(inv_table, 4, colour.inv_table);
+        fast = media_internal::Yuv420ToRgb24Scaler::Create(frame->width, frame->height, dst_w,
+                                                           dst_h, colour);
+      }
+    }
   }
   // Rows padded by a few bytes: swscale's SIMD writers may store past a
   // row's last pixel.
@@ -417,9 +441,30 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
   rgb.resize(static_cast<size_t>(stride) * static_cast<size_t>(dst_h) + 64);
   uint8_t* dst[4] = {rgb.data(), nullptr, nullptr, nullptr};
   int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
-  const int rows =
-      sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
-  if (rows != dst_h) return Status::Corrupt(name + ": pixel conversion failed");
+  if (fast && fast_checked) {
+    fast->Scale(frame->data, frame->linesize, rgb.data(), stride,
+                media_internal::ScaleKernel::kAvx2);
+    ++fast_scaled;
+  } else {
+    const int rows =
+        sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+    if (rows != dst_h) return Status::Corrupt(name + ": pixel conversion failed");
+    if (fast) {
+      // Trust, then verify: the first frame both ways, swscale's bits kept
+      // for the clip if they differ anywhere.
+      fast_check.resize(rgb.size());
+      fast->Scale(frame->data, frame->linesize, fast_check.data(), stride,
+                  media_internal::ScaleKernel::kAvx2);
+      for (int y = 0; y < dst_h && fast; ++y) {
+        const size_t at = static_cast<size_t>(y) * static_cast<size_t>(stride);
+        if (std::memcmp(rgb.data() + at, fast_check.data() + at, 3 * static_cast<size_t>(dst_w)) !=
+            0) {
+          fast.reset();
+        }
+      }
+      fast_checked = fast != nullptr;
+    }
+  }
   out->width = out_w;
   out->height = out_h;
   if (rotation == 0) {
@@ -508,6 +553,7 @@ VideoDecoder::~VideoDecoder() = default;
 
 const VideoInfo& VideoDecoder::info() const { return state_->info; }
 int64_t VideoDecoder::decoded_frames() const { return state_->decoded; }
+int64_t VideoDecoder::fast_scaled_frames() const { return state_->fast_scaled; }
 
 Result<std::unique_ptr<VideoDecoder>> VideoDecoder::OpenFile(const std::string& path,
                                                              const VideoOpenOptions& options) {

@@ -13,9 +13,14 @@
 #include <vector>
 
 #include "test_support.h"
+#include "yuv_scale.h"
 
 namespace safeguard {
 namespace {
+
+bool FastScalerAvailable() {
+  return media_internal::BestScaleKernel() == media_internal::ScaleKernel::kAvx2;
+}
 
 std::string Clip(const std::string& name) {
   return test_support::TestDataDir() + "/tmk/sample-videos/" + name;
@@ -27,6 +32,15 @@ struct Sampled {
   std::vector<std::pair<int, int>> sizes;
 };
 
+uint64_t PixelSum(const VideoFrame& f) {
+  uint64_t sum = 0;
+  for (int y = 0; y < f.height; ++y) {
+    const uint8_t* row = f.rgb + y * f.row_stride;
+    for (int x = 0; x < 3 * f.width; ++x) sum = sum * 1099511628211ull + row[x];
+  }
+  return sum;
+}
+
 Result<Sampled> SampleAll(const std::string& path, const FrameSampling& s,
                           const VideoOpenOptions& o = {}) {
   Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(path, o);
@@ -34,12 +48,7 @@ Result<Sampled> SampleAll(const std::string& path, const FrameSampling& s,
   Sampled out;
   Status st = (*v)->Sample(s, [&](const VideoFrame& f) {
     out.index.push_back(f.index);
-    uint64_t sum = 0;
-    for (int y = 0; y < f.height; ++y) {
-      const uint8_t* row = f.rgb + y * f.row_stride;
-      for (int x = 0; x < 3 * f.width; ++x) sum = sum * 1099511628211ull + row[x];
-    }
-    out.pixel_sums.push_back(sum);
+    out.pixel_sums.push_back(PixelSum(f));
     out.sizes.emplace_back(f.width, f.height);
     return true;
   });
@@ -105,6 +114,41 @@ TEST(VideoDecode, SkippingUnneededFramesChangesNothing) {
       EXPECT_EQ(fast->index, plain->index);
       EXPECT_EQ(fast->pixel_sums, plain->pixel_sums);
       EXPECT_FALSE(fast->index.empty());
+    }
+  }
+}
+
+// The exact fast scaler (yuv_scale.h) against swscale on real frames: TMK's
+// sampling (SD, BT.709 HD, portrait, padded dimensions) and other small
+// sizes give the same pixels either way, and the fast scaler did convert
+// them.
+TEST(VideoDecode, ExactFastScalerGivesSwscalesPixels) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::vector<std::pair<std::string, FrameSampling>> cases = {
+      {"pattern-sd-grey-bar.mp4", FrameSampling::Resampled(15, 64, 64)},
+      {"pattern-sd-grey-bar.mp4", FrameSampling::Resampled(5, 32, 48)},
+      {"pattern-sd-grey-bar.mp4", FrameSampling::Resampled(3, 160, 90)},
+      {"doorknob-hd-no-bar.mp4", FrameSampling::Resampled(15, 64, 64)},
+      {"pattern-hd-no-bar.mp4", FrameSampling::Resampled(15, 64, 64)},
+      {"test-padded-dimensions.mp4", FrameSampling::Resampled(15, 64, 64)}};
+  for (auto [clip, s] : cases) {
+    SCOPED_TRACE(clip + " " + std::to_string(s.width) + "x" + std::to_string(s.height));
+    s.exact_fast_scaler = false;
+    Result<Sampled> plain = SampleAll(Clip(clip), s);
+    s.exact_fast_scaler = true;
+    Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(Clip(clip), {});
+    ASSERT_TRUE(plain.ok() && v.ok());
+    std::vector<uint64_t> sums;
+    ASSERT_TRUE((*v)->Sample(s,
+                             [&](const VideoFrame& f) {
+                               sums.push_back(PixelSum(f));
+                               return true;
+                             })
+                    .ok());
+    EXPECT_EQ(sums, plain->pixel_sums);
+    if (FastScalerAvailable()) {
+      // Every converted frame but the first (checked against swscale).
+      EXPECT_GT((*v)->fast_scaled_frames(), static_cast<int64_t>(sums.size()) / 2);
     }
   }
 }

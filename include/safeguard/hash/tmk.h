@@ -98,6 +98,10 @@ void PdqfFeature(const uint8_t* rgb, std::ptrdiff_t row_stride, float out[256]);
 
 struct TmkOptions {
   VideoOpenOptions open;
+  // Frames scaled by the exact fast scaler (FrameSampling::
+  // exact_fast_scaler: libswscale's bits, faster). Off: swscale for every
+  // frame; the signature is the same.
+  bool exact_fast_scaler = true;
 };
 
 // Hashes a video file (15 fps, 64x64, as the reference). Errors: those of

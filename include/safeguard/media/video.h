@@ -124,6 +124,11 @@ struct FrameSampling {
   // timestamps. The frames delivered are the same as without it (tested);
   // only for MP4/MOV and Matroska/WebM, whose timestamps are exact.
   bool skip_unneeded = true;
+  // kBicubic downscales of 8-bit 4:2:0 video through Safeguard's own
+  // scaler, which gives libswscale's exact bits faster (src/media/
+  // yuv_scale.h); the first frame of each clip is checked against swscale,
+  // which takes over on any difference. Off: swscale for every frame.
+  bool exact_fast_scaler = true;
 
   static FrameSampling EveryFrame() { return {}; }
   static FrameSampling EverySeconds(double seconds) {
@@ -198,6 +203,9 @@ class VideoDecoder {
   // Frames the decoder returned in the last Sample (sampled or not; frames
   // skipped as unneeded are not counted).
   int64_t decoded_frames() const;
+  // Frames of the last Sample converted by the exact fast scaler
+  // (FrameSampling::exact_fast_scaler) rather than by swscale.
+  int64_t fast_scaled_frames() const;
 
   struct State;  // internal
 
