@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -190,26 +191,34 @@ struct VideoDecoder::State {
   bool sampled = false;
   int64_t decoded = 0;
 
-  // Conversion of sampled frames (recreated when the frame format changes).
-  std::unique_ptr<SwsContext, SwsCloser> sws;
-  int sws_src_w = 0, sws_src_h = 0, sws_src_fmt = -1;
-  int sws_dst_w = 0, sws_dst_h = 0;
-  // swscale's bicubic 4:2:0 to RGB24, reproduced (yuv_scale.h); null where
-  // it does not apply. `fast_checked`: its first frame matched swscale.
-  std::unique_ptr<media_internal::Yuv420ToRgb24Scaler> fast;
-  bool fast_checked = false;
   int64_t fast_scaled = 0;
-  std::vector<uint8_t> fast_check;
-  std::vector<uint8_t> rgb;      // converted, before rotation
-  std::vector<uint8_t> rotated;  // after rotation
-  // The decoded frame (its serial number in this Sample) whose conversion
-  // the buffers hold: a frame the resampler repeats is converted once.
-  int64_t converted_serial = -1;
-  VideoFrame converted;
+
+  // Conversion of one sampling rule's frames (recreated when the frame
+  // format changes).
+  struct Converter {
+    std::unique_ptr<SwsContext, SwsCloser> sws;
+    int sws_src_w = 0, sws_src_h = 0, sws_src_fmt = -1;
+    int sws_dst_w = 0, sws_dst_h = 0;
+    // swscale's bicubic 4:2:0 to RGB24, reproduced (yuv_scale.h); null
+    // where it does not apply. `fast_checked`: its first frame matched
+    // swscale.
+    std::unique_ptr<media_internal::Yuv420ToRgb24Scaler> fast;
+    bool fast_checked = false;
+    std::vector<uint8_t> fast_check;
+    std::vector<uint8_t> rgb;      // converted, before rotation
+    std::vector<uint8_t> rotated;  // after rotation
+    // The decoded frame (its serial number in this Sample) whose conversion
+    // the buffers hold: a frame the resampler repeats is converted once.
+    int64_t converted_serial = -1;
+    VideoFrame converted;
+  };
+
+  std::vector<Converter> converters;  // one per rule of the current Sample
 
   Status Open();
   // `serial` numbers the decoded frames of one Sample (-1: do not reuse).
-  Status Convert(const AVFrame* frame, int64_t serial, const FrameSampling& s, VideoFrame* out);
+  Status Convert(Converter& c, const AVFrame* frame, int64_t serial, const FrameSampling& s,
+                 VideoFrame* out);
 };
 
 Status VideoDecoder::State::Open() {
@@ -358,16 +367,16 @@ Status VideoDecoder::State::Open() {
   return Status::Ok();
 }
 
-Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const FrameSampling& s,
-                                    VideoFrame* out) {
-  if (serial >= 0 && serial == converted_serial) {
-    out->width = converted.width;
-    out->height = converted.height;
-    out->rgb = converted.rgb;
-    out->row_stride = converted.row_stride;
+Status VideoDecoder::State::Convert(Converter& c, const AVFrame* frame, int64_t serial,
+                                    const FrameSampling& s, VideoFrame* out) {
+  if (serial >= 0 && serial == c.converted_serial) {
+    out->width = c.converted.width;
+    out->height = c.converted.height;
+    out->rgb = c.converted.rgb;
+    out->row_stride = c.converted.row_stride;
     return Status::Ok();
   }
-  converted_serial = -1;
+  c.converted_serial = -1;
   if (frame->width <= 0 || frame->height <= 0 || frame->format < 0) {
     return Status::Corrupt(name + ": decoder returned a frame without pixels");
   }
@@ -383,12 +392,13 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
   int out_h = s.height > 0 ? s.height : (swap ? frame->width : frame->height);
   const int dst_w = swap ? out_h : out_w;
   const int dst_h = swap ? out_w : out_h;
-  if (!sws || sws_src_w != frame->width || sws_src_h != frame->height ||
-      sws_src_fmt != frame->format || sws_dst_w != dst_w || sws_dst_h != dst_h) {
+  if (!c.sws || c.sws_src_w != frame->width || c.sws_src_h != frame->height ||
+      c.sws_src_fmt != frame->format || c.sws_dst_w != dst_w || c.sws_dst_h != dst_h) {
     const int flags = s.scaler == FrameSampling::Scaler::kBicubic ? SWS_BICUBIC : SWS_AREA;
-    sws.reset(sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
-                             dst_w, dst_h, AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr));
-    if (!sws) {
+    c.sws.reset(sws_getContext(frame->width, frame->height,
+                               static_cast<AVPixelFormat>(frame->format), dst_w, dst_h,
+                               AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr));
+    if (!c.sws) {
       return Status::Unsupported(
           name + ": cannot convert pixel format " +
           std::string(av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format))
@@ -396,16 +406,16 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
                           : "?") +
           " to RGB");
     }
-    sws_src_w = frame->width;
-    sws_src_h = frame->height;
-    sws_src_fmt = frame->format;
-    sws_dst_w = dst_w;
-    sws_dst_h = dst_h;
+    c.sws_src_w = frame->width;
+    c.sws_src_h = frame->height;
+    c.sws_src_fmt = frame->format;
+    c.sws_dst_w = dst_w;
+    c.sws_dst_h = dst_h;
     if (s.use_color_tags) {
       // As the ffmpeg tool's scale filter: the frame's YCbCr matrix and range.
       int *inv_table = nullptr, *table = nullptr;
       int src_range = 0, dst_range = 0, brightness = 0, contrast = 0, saturation = 0;
-      if (sws_getColorspaceDetails(sws.get(), &inv_table, &src_range, &table, &dst_range,
+      if (sws_getColorspaceDetails(c.sws.get(), &inv_table, &src_range, &table, &dst_range,
                                    &brightness, &contrast, &saturation) >= 0) {
         const int cs = frame->colorspace == AVCOL_SPC_UNSPECIFIED
                            ? SWS_CS_DEFAULT
@@ -413,12 +423,12 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
         if (frame->color_range != AVCOL_RANGE_UNSPECIFIED) {
           src_range = frame->color_range == AVCOL_RANGE_JPEG ? 1 : 0;
         }
-        sws_setColorspaceDetails(sws.get(), sws_getCoefficients(cs), src_range, table, dst_range,
+        sws_setColorspaceDetails(c.sws.get(), sws_getCoefficients(cs), src_range, table, dst_range,
                                  brightness, contrast, saturation);
       }
     }
-    fast.reset();
-    fast_checked = false;
+    c.fast.reset();
+    c.fast_checked = false;
     if (s.exact_fast_scaler && s.scaler == FrameSampling::Scaler::kBicubic &&
         (frame->format == AV_PIX_FMT_YUV420P || frame->format == AV_PIX_FMT_YUVJ420P) &&
         media_internal::BestScaleKernel() == media_internal::ScaleKernel::kAvx2) {
@@ -426,59 +436,59 @@ Status VideoDecoder::State::Convert(const AVFrame* frame, int64_t serial, const 
       int *inv_table = nullptr, *table = nullptr;
       int dst_range = 0;
       media_internal::ColourDetails colour;
-      if (sws_getColorspaceDetails(sws.get(), &inv_table, &colour.src_range, &table, &dst_range,
+      if (sws_getColorspaceDetails(c.sws.get(), &inv_table, &colour.src_range, &table, &dst_range,
                                    &colour.brightness, &colour.contrast, &colour.saturation) >= 0 &&
           inv_table != nullptr) {
         std::copy_n(inv_table, 4, colour.inv_table);
-        fast = media_internal::Yuv420ToRgb24Scaler::Create(frame->width, frame->height, dst_w,
-                                                           dst_h, colour);
+        c.fast = media_internal::Yuv420ToRgb24Scaler::Create(frame->width, frame->height, dst_w,
+                                                             dst_h, colour);
       }
     }
   }
   // Rows padded by a few bytes: swscale's SIMD writers may store past a
   // row's last pixel.
   const std::ptrdiff_t stride = (3 * static_cast<std::ptrdiff_t>(dst_w) + 63) & ~std::ptrdiff_t{63};
-  rgb.resize(static_cast<size_t>(stride) * static_cast<size_t>(dst_h) + 64);
-  uint8_t* dst[4] = {rgb.data(), nullptr, nullptr, nullptr};
+  c.rgb.resize(static_cast<size_t>(stride) * static_cast<size_t>(dst_h) + 64);
+  uint8_t* dst[4] = {c.rgb.data(), nullptr, nullptr, nullptr};
   int dst_stride[4] = {static_cast<int>(stride), 0, 0, 0};
-  if (fast && fast_checked) {
-    fast->Scale(frame->data, frame->linesize, rgb.data(), stride,
-                media_internal::ScaleKernel::kAvx2);
+  if (c.fast && c.fast_checked) {
+    c.fast->Scale(frame->data, frame->linesize, c.rgb.data(), stride,
+                  media_internal::ScaleKernel::kAvx2);
     ++fast_scaled;
   } else {
     const int rows =
-        sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
+        sws_scale(c.sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dst_stride);
     if (rows != dst_h) return Status::Corrupt(name + ": pixel conversion failed");
-    if (fast) {
+    if (c.fast) {
       // Trust, then verify: the first frame both ways, swscale's bits kept
       // for the clip if they differ anywhere.
-      fast_check.resize(rgb.size());
-      fast->Scale(frame->data, frame->linesize, fast_check.data(), stride,
-                  media_internal::ScaleKernel::kAvx2);
-      for (int y = 0; y < dst_h && fast; ++y) {
+      c.fast_check.resize(c.rgb.size());
+      c.fast->Scale(frame->data, frame->linesize, c.fast_check.data(), stride,
+                    media_internal::ScaleKernel::kAvx2);
+      for (int y = 0; y < dst_h && c.fast; ++y) {
         const size_t at = static_cast<size_t>(y) * static_cast<size_t>(stride);
-        if (std::memcmp(rgb.data() + at, fast_check.data() + at, 3 * static_cast<size_t>(dst_w)) !=
-            0) {
-          fast.reset();
+        if (std::memcmp(c.rgb.data() + at, c.fast_check.data() + at,
+                        3 * static_cast<size_t>(dst_w)) != 0) {
+          c.fast.reset();
         }
       }
-      fast_checked = fast != nullptr;
+      c.fast_checked = c.fast != nullptr;
     }
   }
   out->width = out_w;
   out->height = out_h;
   if (rotation == 0) {
-    out->rgb = rgb.data();
+    out->rgb = c.rgb.data();
     out->row_stride = stride;
   } else {
     const std::ptrdiff_t rstride = 3 * static_cast<std::ptrdiff_t>(out_w);
-    rotated.resize(static_cast<size_t>(rstride) * static_cast<size_t>(out_h));
-    RotateRgb(rgb.data(), stride, dst_w, dst_h, rotation, rotated.data(), rstride);
-    out->rgb = rotated.data();
+    c.rotated.resize(static_cast<size_t>(rstride) * static_cast<size_t>(out_h));
+    RotateRgb(c.rgb.data(), stride, dst_w, dst_h, rotation, c.rotated.data(), rstride);
+    out->rgb = c.rotated.data();
     out->row_stride = rstride;
   }
-  converted = *out;
-  converted_serial = serial;
+  c.converted = *out;
+  c.converted_serial = serial;
   return Status::Ok();
 }
 
@@ -531,18 +541,67 @@ namespace {
 struct FramePlan {
   struct Entry {
     int64_t index = 0;
-    bool needed = false;
-    ConstantRateResampler::Decision decision;  // kResample
+    bool needed = false;  // by some rule
   };
   std::vector<std::pair<int64_t, Entry>> by_pts;  // sorted by pts
-  int64_t packets = 0;
-  int64_t tail_repeats = 0;
+  // kResample rules: the decision for frame `index` of rule r is
+  // decisions[index * rules + r].
+  std::vector<ConstantRateResampler::Decision> decisions;
+  size_t rules = 1;
 
   const Entry* Find(int64_t pts) const {
     auto it = std::lower_bound(by_pts.begin(), by_pts.end(), pts,
                                [](const auto& e, int64_t p) { return e.first < p; });
     if (it == by_pts.end() || it->first != pts) return nullptr;
     return &it->second;
+  }
+  const ConstantRateResampler::Decision& DecisionOf(const Entry& e, size_t rule) const {
+    return decisions[static_cast<size_t>(e.index) * rules + rule];
+  }
+};
+
+// One sampling rule's state through a decode.
+struct Rule {
+  Rule(const FrameSampling& sampling, bool single_stream)
+      : s(&sampling), resampler(single_stream) {}
+
+  const FrameSampling* s;
+  bool resample = false;
+  int64_t frame_mod = 1;  // kEverySeconds
+  // kResample: the last output frame allowed (stamped at most
+  // max_duration_seconds), the clamp for timestamps and durations past it,
+  // and the tool's time base and arithmetic (see SyncOf, DurationOf).
+  double max_out_index = 0;
+  double out_clamp = 16;
+  AVRational out_tb{1, 15};
+  AVRational out_tb_ext{1, 15};
+  int extra_bits = 0;
+  double default_duration = 0;
+  ConstantRateResampler resampler;
+  int64_t tail_repeats = 0;  // from the plan
+  FramePtr previous;
+  bool have_previous = false;
+  int64_t previous_serial = -1;
+  int64_t out_index = 0;
+  bool stopped = false;
+
+  // Timestamp in output frames, computed as the tool does (rescaled with
+  // extra bits, nudged off exact midpoints).
+  double SyncOf(int64_t pts, int64_t start, AVRational tb) const {
+    int64_t from_start = 0;
+    if (__builtin_sub_overflow(pts, start, &from_start))
+      from_start = pts < 0 ? INT64_MIN : INT64_MAX;
+    double sync = static_cast<double>(av_rescale_q(from_start, tb, out_tb_ext)) /
+                  static_cast<double>(int64_t{1} << extra_bits);
+    sync += (sync > 0 ? 1.0 : sync < 0 ? -1.0 : 0.0) / (1 << 17);
+    return std::clamp(sync, -out_clamp, out_clamp);
+  }
+  // A frame's duration in output frames.
+  double DurationOf(int64_t frame_duration, AVRational tb) const {
+    const double frames = static_cast<double>(frame_duration) * av_q2d(tb) / av_q2d(out_tb);
+    if (!(frames < out_clamp)) return out_clamp;  // also NaN
+    const long rounded = std::lrint(frames);
+    return rounded > 0 ? static_cast<double>(rounded) : std::min(default_duration, out_clamp);
   }
 };
 
@@ -580,22 +639,33 @@ Result<std::unique_ptr<VideoDecoder>> VideoDecoder::OpenBuffer(const uint8_t* da
   return std::unique_ptr<VideoDecoder>(new VideoDecoder(std::move(state)));
 }
 
-Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_frame) {
+Status VideoDecoder::Sample(const FrameSampling& sampling, const FrameCallback& on_frame) {
+  return SampleEach(std::span<const FrameSampling>(&sampling, 1),
+                    [&](size_t, const VideoFrame& f) { return on_frame(f); });
+}
+
+Status VideoDecoder::SampleEach(std::span<const FrameSampling> samplings,
+                                const EachFrameCallback& on_frame) {
   State& st = *state_;
   if (st.sampled) return Status::InvalidArgument(st.name + ": a video can be sampled once");
   st.sampled = true;
-  if (s.width < 0 || s.height < 0 || s.width > st.options.limits.max_dimension ||
-      s.height > st.options.limits.max_dimension || (s.width == 0) != (s.height == 0)) {
-    return Status::InvalidArgument("sampling size must be both 0 or both in 1.." +
-                                   std::to_string(st.options.limits.max_dimension));
+  if (samplings.empty() || samplings.size() > kMaxSamplingRules) {
+    return Status::InvalidArgument("1 to " + std::to_string(kMaxSamplingRules) +
+                                   " sampling rules per decode");
   }
-  if (s.mode == FrameSampling::Mode::kEverySeconds && !(s.seconds >= 0 && s.seconds < 1e6)) {
-    return Status::InvalidArgument("sampling interval must be in [0, 1e6) seconds");
+  for (const FrameSampling& s : samplings) {
+    if (s.width < 0 || s.height < 0 || s.width > st.options.limits.max_dimension ||
+        s.height > st.options.limits.max_dimension || (s.width == 0) != (s.height == 0)) {
+      return Status::InvalidArgument("sampling size must be both 0 or both in 1.." +
+                                     std::to_string(st.options.limits.max_dimension));
+    }
+    if (s.mode == FrameSampling::Mode::kEverySeconds && !(s.seconds >= 0 && s.seconds < 1e6)) {
+      return Status::InvalidArgument("sampling interval must be in [0, 1e6) seconds");
+    }
+    if (s.mode == FrameSampling::Mode::kResample && !(s.fps >= 0.01 && s.fps <= 1000)) {
+      return Status::InvalidArgument("resampling rate must be in [0.01, 1000] fps");
+    }
   }
-  if (s.mode == FrameSampling::Mode::kResample && !(s.fps >= 0.01 && s.fps <= 1000)) {
-    return Status::InvalidArgument("resampling rate must be in [0.01, 1000] fps");
-  }
-  const bool resample = s.mode == FrameSampling::Mode::kResample;
   const VideoLimits& lim = st.options.limits;
   // Work bounds that do not depend on what the container says: packets read
   // (whether or not they decode) and their bytes, per byte of input.
@@ -616,67 +686,64 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     }
     return Status::Ok();
   };
-  // Resampling: the last output frame allowed, stamped at most
-  // max_duration_seconds. A frame's duration can claim days in a file of a
-  // few bytes, and -r repeats it for all of them.
-  const double max_out_index =
-      resample ? std::floor(std::clamp(lim.max_duration_seconds, 0.0, 1e12) * s.fps) : 0;
-  // Timestamps and durations in output frames are clamped past that bound
-  // (which fails anyway), so that the resampler's arithmetic cannot overflow.
-  const double out_clamp = max_out_index + 16;
   AVFormatContext* fc = st.format.get();
   AVStream* stream = fc->streams[st.stream_index];
   const AVRational tb = stream->time_base;
   // The ffmpeg tool shifts every timestamp by the file's start time.
   const int64_t start =
       fc->start_time != AV_NOPTS_VALUE ? av_rescale_q(fc->start_time, kMicroseconds, tb) : 0;
-  int64_t frame_mod = 1;
-  if (s.mode == FrameSampling::Mode::kEverySeconds) {
-    frame_mod = std::max<int64_t>(1, static_cast<int64_t>(s.seconds * st.info.frame_rate));
-  }
-
-  // Resampling: the encoder time base 1/fps with the tool's extra precision
-  // bits, and the input frame duration it assumes.
-  const AVRational out_tb = av_inv_q(av_d2q(resample ? s.fps : 15.0, 1000000));
-  const int extra_bits = std::clamp(29 - av_log2(static_cast<unsigned>(out_tb.den)), 0, 16);
-  AVRational out_tb_ext = out_tb;
-  out_tb_ext.den <<= extra_bits;
   const AVRational guessed = av_guess_frame_rate(fc, stream, nullptr);
-  double default_duration = 0;
-  if (guessed.num > 0 && guessed.den > 0) default_duration = 1 / (av_q2d(guessed) * av_q2d(out_tb));
-  if (stream->start_time != AV_NOPTS_VALUE) default_duration = std::min(default_duration, 1.0);
-  // Timestamp and duration in output frames, computed as the tool does
-  // (rescaled with extra bits, nudged off exact midpoints).
-  auto sync_of = [&](int64_t pts) {
-    int64_t from_start = 0;
-    if (__builtin_sub_overflow(pts, start, &from_start))
-      from_start = pts < 0 ? INT64_MIN : INT64_MAX;
-    double sync = static_cast<double>(av_rescale_q(from_start, tb, out_tb_ext)) /
-                  static_cast<double>(int64_t{1} << extra_bits);
-    sync += (sync > 0 ? 1.0 : sync < 0 ? -1.0 : 0.0) / (1 << 17);
-    return std::clamp(sync, -out_clamp, out_clamp);
-  };
-  auto duration_of = [&](int64_t frame_duration) {
-    const double frames = static_cast<double>(frame_duration) * av_q2d(tb) / av_q2d(out_tb);
-    if (!(frames < out_clamp)) return out_clamp;  // also NaN
-    const long rounded = std::lrint(frames);
-    return rounded > 0 ? static_cast<double>(rounded) : std::min(default_duration, out_clamp);
-  };
+
+  std::vector<Rule> rules;
+  rules.reserve(samplings.size());
+  st.converters.clear();
+  st.converters.resize(samplings.size());
+  for (const FrameSampling& s : samplings) {
+    Rule& r = rules.emplace_back(s, fc->nb_streams == 1);
+    r.resample = s.mode == FrameSampling::Mode::kResample;
+    if (s.mode == FrameSampling::Mode::kEverySeconds) {
+      r.frame_mod = std::max<int64_t>(1, static_cast<int64_t>(s.seconds * st.info.frame_rate));
+    }
+    if (!r.resample) continue;
+    // A frame's duration can claim days in a file of a few bytes, and -r
+    // repeats it for all of them: output is bounded by max_duration_seconds,
+    // and timestamps past that (which fail anyway) are clamped so that the
+    // resampler's arithmetic cannot overflow.
+    r.max_out_index = std::floor(std::clamp(lim.max_duration_seconds, 0.0, 1e12) * s.fps);
+    r.out_clamp = r.max_out_index + 16;
+    // The encoder time base 1/fps with the tool's extra precision bits, and
+    // the input frame duration it assumes.
+    r.out_tb = av_inv_q(av_d2q(s.fps, 1000000));
+    r.extra_bits = std::clamp(29 - av_log2(static_cast<unsigned>(r.out_tb.den)), 0, 16);
+    r.out_tb_ext = r.out_tb;
+    r.out_tb_ext.den <<= r.extra_bits;
+    if (guessed.num > 0 && guessed.den > 0) {
+      r.default_duration = 1 / (av_q2d(guessed) * av_q2d(r.out_tb));
+    }
+    if (stream->start_time != AV_NOPTS_VALUE) {
+      r.default_duration = std::min(r.default_duration, 1.0);
+    }
+    r.previous.reset(av_frame_alloc());
+    if (!r.previous) return Status::Internal(st.name + ": out of memory");
+  }
+  size_t active = rules.size();
 
   FramePtr frame(av_frame_alloc());
-  FramePtr previous(av_frame_alloc());
   std::unique_ptr<AVPacket, PacketCloser> packet(av_packet_alloc());
-  if (!frame || !previous || !packet) return Status::Internal(st.name + ": out of memory");
+  if (!frame || !packet) return Status::Internal(st.name + ": out of memory");
 
   // Skipping: a pre-pass over the packets (demuxing only) finds which frames
-  // the sampling needs; the others are not decoded when nothing refers to
-  // them. Only where timestamps are exact and the start can be sought back
-  // to (MP4/MOV, Matroska/WebM); otherwise every frame is decoded.
+  // the rules need; the others are not decoded when nothing refers to them.
+  // Only where timestamps are exact and the start can be sought back to
+  // (MP4/MOV, Matroska/WebM); otherwise every frame is decoded.
   std::optional<FramePlan> plan;
   const std::string container = st.info.container;
-  if (s.skip_unneeded && s.mode != FrameSampling::Mode::kEveryFrame &&
-      (container.rfind("mov", 0) == 0 || container.rfind("matroska", 0) == 0)) {
+  const bool skip = std::all_of(samplings.begin(), samplings.end(), [](const FrameSampling& s) {
+    return s.skip_unneeded && s.mode != FrameSampling::Mode::kEveryFrame;
+  });
+  if (skip && (container.rfind("mov", 0) == 0 || container.rfind("matroska", 0) == 0)) {
     FramePlan p;
+    p.rules = rules.size();
     std::vector<std::pair<int64_t, int64_t>> times;  // pts, duration
     bool usable = true;
     while (true) {
@@ -703,23 +770,29 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     }
     if (usable && !times.empty() &&
         av_seek_frame(fc, st.stream_index, times.front().first, AVSEEK_FLAG_BACKWARD) >= 0) {
-      p.packets = static_cast<int64_t>(times.size());
-      ConstantRateResampler sim(fc->nb_streams == 1);
+      std::vector<ConstantRateResampler> sims;
+      for (size_t r = 0; r < rules.size(); ++r) sims.emplace_back(fc->nb_streams == 1);
+      p.decisions.resize(times.size() * rules.size());
       for (size_t k = 0; k < times.size(); ++k) {
         FramePlan::Entry e;
         e.index = static_cast<int64_t>(k);
-        if (resample) {
-          e.decision = sim.Next(sync_of(times[k].first), duration_of(times[k].second));
-          e.needed = e.decision.emit_current > 0;
-          if (e.decision.repeat_previous > 0 && k > 0) p.by_pts.back().second.needed = true;
-        } else {
-          e.needed = e.index % frame_mod == 0;
+        for (size_t r = 0; r < rules.size(); ++r) {
+          if (!rules[r].resample) {
+            e.needed = e.needed || e.index % rules[r].frame_mod == 0;
+            continue;
+          }
+          const ConstantRateResampler::Decision d = sims[r].Next(
+              rules[r].SyncOf(times[k].first, start, tb), rules[r].DurationOf(times[k].second, tb));
+          p.decisions[k * rules.size() + r] = d;
+          e.needed = e.needed || d.emit_current > 0;
+          if (d.repeat_previous > 0 && k > 0) p.by_pts.back().second.needed = true;
         }
         p.by_pts.emplace_back(times[k].first, e);
       }
-      if (resample) {
-        p.tail_repeats = sim.Finish();
-        if (p.tail_repeats > 0 && !p.by_pts.empty()) p.by_pts.back().second.needed = true;
+      for (size_t r = 0; r < rules.size(); ++r) {
+        if (!rules[r].resample) continue;
+        rules[r].tail_repeats = sims[r].Finish();
+        if (rules[r].tail_repeats > 0 && !p.by_pts.empty()) p.by_pts.back().second.needed = true;
       }
       avcodec_flush_buffers(st.codec.get());
       plan = std::move(p);
@@ -734,14 +807,9 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     }
   }
 
-  ConstantRateResampler resampler(fc->nb_streams == 1);
-  bool have_previous = false;
-  int64_t previous_serial = -1;
-  bool stop = false;
   int64_t packets = 0;
-  int64_t out_index = 0;
-
-  auto emit = [&](const AVFrame* f, int64_t serial, int64_t index, double timestamp) -> Status {
+  auto emit = [&](size_t r, const AVFrame* f, int64_t serial, int64_t index,
+                  double timestamp) -> Status {
     VideoFrame vf;
     vf.index = index;
     vf.timestamp_seconds = timestamp;
@@ -749,39 +817,36 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     vf.pts_seconds = pts == AV_NOPTS_VALUE
                          ? timestamp
                          : (static_cast<double>(pts) - static_cast<double>(start)) * av_q2d(tb);
-    if (Status c = st.Convert(f, serial, s, &vf); !c.ok()) return c;
-    if (!on_frame(vf)) stop = true;
+    if (Status c = st.Convert(st.converters[r], f, serial, *rules[r].s, &vf); !c.ok()) return c;
+    if (!on_frame(r, vf)) {
+      rules[r].stopped = true;
+      --active;
+    }
     return Status::Ok();
   };
   // Refuses output past max_duration_seconds before a frame of it is made.
-  auto check_output = [&](int64_t frames) -> Status {
-    if (static_cast<double>(out_index) + static_cast<double>(frames) - 1 > max_out_index) {
+  auto check_output = [&](const Rule& rule, int64_t frames) -> Status {
+    if (static_cast<double>(rule.out_index) + static_cast<double>(frames) - 1 >
+        rule.max_out_index) {
       return Status::LimitExceeded(st.name + ": resampled output past max_duration_seconds " +
                                    std::to_string(lim.max_duration_seconds) + " (output frame " +
-                                   std::to_string(std::llround(static_cast<double>(out_index) +
+                                   std::to_string(std::llround(static_cast<double>(rule.out_index) +
                                                                static_cast<double>(frames) - 1)) +
-                                   " at " + std::to_string(s.fps) +
+                                   " at " + std::to_string(rule.s->fps) +
                                    " fps; a frame's duration or timestamp is too large)");
     }
     return Status::Ok();
   };
-  auto emit_resampled = [&](const AVFrame* f, int64_t serial,
-                            const ConstantRateResampler::Decision& d) -> Status {
-    const int64_t repeats = have_previous ? std::max<int64_t>(d.repeat_previous, 0) : 0;
-    if (Status c = check_output(repeats + std::max<int64_t>(d.emit_current, 0)); !c.ok()) return c;
-    for (int64_t i = 0; i < repeats && !stop; ++i) {
-      if (Status e = emit(previous.get(), previous_serial, out_index,
-                          static_cast<double>(out_index) / s.fps);
+  // Emits `count` frames of rule r, `f` (serial) each time.
+  auto emit_run = [&](size_t r, const AVFrame* f, int64_t serial, int64_t count) -> Status {
+    Rule& rule = rules[r];
+    for (int64_t i = 0; i < count && !rule.stopped; ++i) {
+      if (Status e =
+              emit(r, f, serial, rule.out_index, static_cast<double>(rule.out_index) / rule.s->fps);
           !e.ok()) {
         return e;
       }
-      ++out_index;
-    }
-    for (int64_t i = 0; i < d.emit_current && !stop; ++i) {
-      if (Status e = emit(f, serial, out_index, static_cast<double>(out_index) / s.fps); !e.ok()) {
-        return e;
-      }
-      ++out_index;
+      ++rule.out_index;
     }
     return Status::Ok();
   };
@@ -807,36 +872,51 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
         return Status::Corrupt(st.name + ": a decoded frame's timestamp is not in the container");
       }
     }
-    Status result;
-    if (!resample) {
-      const int64_t index = entry ? entry->index : count;
-      if (index % frame_mod == 0) {
-        result = emit(f, -1, index, static_cast<double>(index) / st.info.frame_rate);
+    for (size_t r = 0; r < rules.size(); ++r) {
+      Rule& rule = rules[r];
+      if (rule.stopped) continue;
+      if (!rule.resample) {
+        const int64_t index = entry ? entry->index : count;
+        if (index % rule.frame_mod == 0) {
+          if (Status e = emit(r, f, -1, index, static_cast<double>(index) / st.info.frame_rate);
+              !e.ok()) {
+            return e;
+          }
+        }
+        continue;
       }
-    } else {
       ConstantRateResampler::Decision d;
       if (entry) {
-        d = entry->decision;
+        d = plan->DecisionOf(*entry, r);
       } else {
-        const double sync =
-            pts != AV_NOPTS_VALUE ? sync_of(pts) : static_cast<double>(resampler.emitted());
+        const double sync = pts != AV_NOPTS_VALUE ? rule.SyncOf(pts, start, tb)
+                                                  : static_cast<double>(rule.resampler.emitted());
 #if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
-        d = resampler.Next(sync, duration_of(f->duration));
+        d = rule.resampler.Next(sync, rule.DurationOf(f->duration, tb));
 #else
-        d = resampler.Next(sync, duration_of(f->pkt_duration));
+        d = rule.resampler.Next(sync, rule.DurationOf(f->pkt_duration, tb));
 #endif
       }
-      result = emit_resampled(f, count, d);
-      av_frame_unref(previous.get());
-      if (av_frame_ref(previous.get(), f) < 0) return Status::Internal(st.name + ": out of memory");
-      have_previous = true;
-      previous_serial = count;
+      const int64_t repeats = rule.have_previous ? std::max<int64_t>(d.repeat_previous, 0) : 0;
+      if (Status c = check_output(rule, repeats + std::max<int64_t>(d.emit_current, 0)); !c.ok()) {
+        return c;
+      }
+      if (Status e = emit_run(r, rule.previous.get(), rule.previous_serial, repeats); !e.ok()) {
+        return e;
+      }
+      if (Status e = emit_run(r, f, count, d.emit_current); !e.ok()) return e;
+      av_frame_unref(rule.previous.get());
+      if (av_frame_ref(rule.previous.get(), f) < 0) {
+        return Status::Internal(st.name + ": out of memory");
+      }
+      rule.have_previous = true;
+      rule.previous_serial = count;
     }
-    return result;
+    return Status::Ok();
   };
 
   auto drain = [&]() -> Status {
-    while (!stop) {
+    while (active > 0) {
       const int err = avcodec_receive_frame(st.codec.get(), frame.get());
       if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return Status::Ok();
       if (err < 0) {
@@ -850,7 +930,7 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
   };
 
   bool corrupt_packets = false;
-  while (!stop) {
+  while (active > 0) {
     const int err = av_read_frame(fc, packet.get());
     if (err == AVERROR_EOF) break;
     if (err < 0) {
@@ -883,24 +963,19 @@ Status VideoDecoder::Sample(const FrameSampling& s, const FrameCallback& on_fram
     }
     if (Status d = drain(); !d.ok()) return d;
   }
-  if (stop) return Status::Ok();
+  if (active == 0) return Status::Ok();
   if (!st.source.io_error.ok()) return st.source.io_error;
   st.codec->skip_frame = AVDISCARD_DEFAULT;
   if (avcodec_send_packet(st.codec.get(), nullptr) >= 0) {
     if (Status d = drain(); !d.ok()) return d;
   }
-  if (stop) return Status::Ok();
-  if (resample && have_previous) {
-    const int64_t tail = std::max<int64_t>(plan ? plan->tail_repeats : resampler.Finish(), 0);
-    if (Status c = check_output(tail); !c.ok()) return c;
-    for (int64_t i = 0; i < tail && !stop; ++i) {
-      if (Status e = emit(previous.get(), previous_serial, out_index,
-                          static_cast<double>(out_index) / s.fps);
-          !e.ok()) {
-        return e;
-      }
-      ++out_index;
-    }
+  if (active == 0) return Status::Ok();
+  for (size_t r = 0; r < rules.size(); ++r) {
+    Rule& rule = rules[r];
+    if (!rule.resample || !rule.have_previous || rule.stopped) continue;
+    const int64_t tail = std::max<int64_t>(plan ? rule.tail_repeats : rule.resampler.Finish(), 0);
+    if (Status c = check_output(rule, tail); !c.ok()) return c;
+    if (Status e = emit_run(r, rule.previous.get(), rule.previous_serial, tail); !e.ok()) return e;
   }
   if (corrupt_packets || (st.info.frame_count > 0 && packets < st.info.frame_count)) {
     return Status::Corrupt(st.name + ": truncated or damaged: " + std::to_string(packets) + " of " +

@@ -41,18 +41,24 @@ uint64_t PixelSum(const VideoFrame& f) {
   return sum;
 }
 
+void Record(const VideoFrame& f, Sampled* out) {
+  out->index.push_back(f.index);
+  out->pixel_sums.push_back(PixelSum(f));
+  out->sizes.emplace_back(f.width, f.height);
+}
+
+// Samples a whole clip; `decoded` (when given) gets the frames decoded.
 Result<Sampled> SampleAll(const std::string& path, const FrameSampling& s,
-                          const VideoOpenOptions& o = {}) {
+                          const VideoOpenOptions& o = {}, int64_t* decoded = nullptr) {
   Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(path, o);
   if (!v.ok()) return v.status();
   Sampled out;
   Status st = (*v)->Sample(s, [&](const VideoFrame& f) {
-    out.index.push_back(f.index);
-    out.pixel_sums.push_back(PixelSum(f));
-    out.sizes.emplace_back(f.width, f.height);
+    Record(f, &out);
     return true;
   });
   if (!st.ok()) return st;
+  if (decoded != nullptr) *decoded = (*v)->decoded_frames();
   return out;
 }
 
@@ -150,6 +156,90 @@ TEST(VideoDecode, ExactFastScalerGivesSwscalesPixels) {
       // Every converted frame but the first (checked against swscale).
       EXPECT_GT((*v)->fast_scaled_frames(), static_cast<int64_t>(sums.size()) / 2);
     }
+  }
+}
+
+// Several rules in one decode (the fast path) against each rule sampled
+// alone (the oracle): the same frames, indexes and pixels per rule, with
+// fewer frames decoded than the separate passes together.
+TEST(VideoDecode, SampleEachGivesWhatEachRuleGivesAlone) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::vector<std::vector<FrameSampling>> rule_sets = {
+      {FrameSampling::EverySeconds(1.0), FrameSampling::Resampled(15, 64, 64)},
+      {FrameSampling::EverySeconds(0.5), FrameSampling::Resampled(7, 32, 48),
+       FrameSampling::Resampled(40, 64, 64)},
+      {FrameSampling::EveryFrame(), FrameSampling::Resampled(15, 64, 64)}};
+  // Every rule set on the SD clip, vPDQ's and TMK's on the HD one too.
+  const std::vector<std::pair<std::string, size_t>> cases = {{"pattern-sd-grey-bar.mp4", 0},
+                                                             {"pattern-sd-grey-bar.mp4", 1},
+                                                             {"pattern-sd-grey-bar.mp4", 2},
+                                                             {"doorknob-hd-no-bar.mp4", 0}};
+  for (const auto& [clip, set] : cases) {
+    SCOPED_TRACE(clip + " rule set " + std::to_string(set));
+    const std::vector<FrameSampling>& rules = rule_sets[set];
+    int64_t decoded_apart = 0;
+    std::vector<Sampled> apart;
+    for (const FrameSampling& r : rules) {
+      int64_t decoded = 0;
+      Result<Sampled> one = SampleAll(Clip(clip), r, {}, &decoded);
+      ASSERT_TRUE(one.ok());
+      decoded_apart += decoded;
+      apart.push_back(std::move(*one));
+    }
+    Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(Clip(clip), {});
+    ASSERT_TRUE(v.ok());
+    std::vector<Sampled> together(rules.size());
+    ASSERT_TRUE((*v)->SampleEach(rules,
+                                 [&](size_t rule, const VideoFrame& f) {
+                                   Record(f, &together[rule]);
+                                   return true;
+                                 })
+                    .ok());
+    for (size_t r = 0; r < rules.size(); ++r) {
+      EXPECT_EQ(together[r].index, apart[r].index) << "rule " << r;
+      EXPECT_EQ(together[r].pixel_sums, apart[r].pixel_sums) << "rule " << r;
+      EXPECT_EQ(together[r].sizes, apart[r].sizes) << "rule " << r;
+      EXPECT_FALSE(together[r].index.empty());
+    }
+    EXPECT_LT((*v)->decoded_frames(), decoded_apart);
+  }
+}
+
+TEST(VideoDecode, SampleEachStopsOneRuleAndGoesOnWithTheOthers) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  const std::vector<FrameSampling> rules = {FrameSampling::EverySeconds(1.0),
+                                            FrameSampling::Resampled(15, 64, 64)};
+  Result<std::unique_ptr<VideoDecoder>> v =
+      VideoDecoder::OpenFile(Clip("pattern-sd-grey-bar.mp4"), {});
+  ASSERT_TRUE(v.ok());
+  size_t counts[2] = {0, 0};
+  ASSERT_TRUE((*v)->SampleEach(rules,
+                               [&](size_t rule, const VideoFrame&) {
+                                 ++counts[rule];
+                                 return !(rule == 1 && counts[1] == 3);  // TMK's rule stops after 3
+                               })
+                  .ok());
+  EXPECT_EQ(counts[1], 3u);
+  EXPECT_EQ(counts[0], 7u);  // 206 frames at 30 fps: frames 0, 30, ..., 180
+
+  // Stopping every rule ends the decode early.
+  Result<std::unique_ptr<VideoDecoder>> w =
+      VideoDecoder::OpenFile(Clip("pattern-sd-grey-bar.mp4"), {});
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->SampleEach(rules, [&](size_t, const VideoFrame&) { return false; }).ok());
+  EXPECT_LT((*w)->decoded_frames(), 40);
+}
+
+TEST(VideoDecode, SampleEachRefusesNoRulesAndTooMany) {
+  SAFEGUARD_REQUIRE_TESTDATA();
+  for (size_t n : {size_t{0}, kMaxSamplingRules + 1}) {
+    Result<std::unique_ptr<VideoDecoder>> v =
+        VideoDecoder::OpenFile(Clip("pattern-sd-grey-bar.mp4"), {});
+    ASSERT_TRUE(v.ok());
+    const std::vector<FrameSampling> rules(n, FrameSampling::EverySeconds(1.0));
+    EXPECT_EQ((*v)->SampleEach(rules, [](size_t, const VideoFrame&) { return true; }).code(),
+              ErrorCode::kInvalidArgument)
+        << n;
   }
 }
 

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -170,6 +171,12 @@ struct VideoFrame {
 
 // Returns false to stop sampling early (Sample then returns OK).
 using FrameCallback = std::function<bool(const VideoFrame&)>;
+// SampleEach: `rule` is the index of the sampling rule the frame is for.
+// Returns false to stop that rule (the others go on; SampleEach returns OK
+// once every rule has stopped).
+using EachFrameCallback = std::function<bool(size_t rule, const VideoFrame&)>;
+// The most sampling rules one SampleEach takes.
+inline constexpr size_t kMaxSamplingRules = 8;
 
 class VideoDecoder {
  public:
@@ -199,6 +206,14 @@ class VideoDecoder {
   // a frame whose duration says it lasts for days), kInvalidArgument (bad
   // sampling parameters), kInternal.
   Status Sample(const FrameSampling& sampling, const FrameCallback& on_frame);
+  // Several rules from one decode (vPDQ's and TMK's frames together): each
+  // frame is decoded once and handed to every rule that takes it; a frame
+  // is skipped only when no rule needs it. Each rule receives exactly the
+  // frames, in the same order, that Sample with that rule alone gives
+  // (tested); frames of different rules interleave in decode order. The
+  // errors of Sample; kInvalidArgument for no rules or more than
+  // kMaxSamplingRules.
+  Status SampleEach(std::span<const FrameSampling> samplings, const EachFrameCallback& on_frame);
 
   // Frames the decoder returned in the last Sample (sampled or not; frames
   // skipped as unneeded are not counted).
