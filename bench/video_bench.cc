@@ -28,6 +28,7 @@
 
 #include "machine.h"
 #include "safeguard/hash/tmk.h"
+#include "safeguard/hash/video_hash.h"
 #include "safeguard/hash/vpdq.h"
 #include "safeguard/media/video.h"
 
@@ -133,6 +134,18 @@ int RunVideo(const VideoOptions& o) {
        [&](const Clip& c) {
          if (!TmkHashFile(c.path, {}).ok()) std::abort();
        }},
+      // Both fingerprints, as `safeguard hash` computes them: one decode,
+      // beside hashing one after the other (two decodes; the same output).
+      {"vpdq-then-tmk",
+       [&](const Clip& c) {
+         if (!VpdqHashFile(c.path, {}).ok() || !TmkHashFile(c.path, {}).ok()) std::abort();
+       }},
+      {"vpdq-and-tmk-one-decode",
+       [&](const Clip& c) {
+         Result<std::unique_ptr<VideoDecoder>> v = VideoDecoder::OpenFile(c.path, {});
+         const TmkOptions tmk;
+         if (!v.ok() || !VideoSignaturesOf(**v, {}, &tmk).ok()) std::abort();
+       }},
       // The same frames and signature with swscale converting every frame
       // (the peer the exact fast scaler replaces; the same bits).
       {"decode-tmk-frames-swscale",
@@ -202,6 +215,7 @@ int RunVideo(const VideoOptions& o) {
     s["vpdq_vs_decode_all"] = ratio("vpdq-1fps", "decode-all-frames");
     s["tmk_vs_decode_all"] = ratio("tmk", "decode-all-frames");
     s["tmk_vs_tmk_swscale"] = ratio("tmk", "tmk-swscale");
+    s["one_decode_vs_two"] = ratio("vpdq-and-tmk-one-decode", "vpdq-then-tmk");
     if (group == "sd") {
       s["floor"] = kFloorRealtimePerCore;
       s["vpdq_floor_met"] = factor["vpdq-1fps"] >= kFloorRealtimePerCore;

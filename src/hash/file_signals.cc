@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "safeguard/core/file.h"
+#include "safeguard/hash/video_hash.h"
 
 namespace safeguard {
 namespace {
@@ -34,40 +35,30 @@ void HashImage(const uint8_t* data, size_t size, const SignalOptions& options,
   }
 }
 
-// Fingerprints a video whose decoders `open` makes (one per pass). Not a
-// video (kUnsupported from the first open): leaves `s` alone. Any other
-// failure is the video's status.
+// Fingerprints a video that `open` opens, vPDQ and TMK from one decode. Not
+// a video (kUnsupported from the open): leaves `s` alone. Any other failure
+// is the video's status.
 template <typename Open>
 void HashVideo(const Open& open, const SignalOptions& options, FileSignals& s) {
-  Result<std::unique_ptr<VideoDecoder>> first = open();
-  if (!first.ok() && first.status().code() == ErrorCode::kUnsupported) return;
+  Result<std::unique_ptr<VideoDecoder>> video = open();
+  if (!video.ok() && video.status().code() == ErrorCode::kUnsupported) return;
   s.is_video = true;
-  if (!first.ok()) {
-    s.video_status = first.status();
+  if (!video.ok()) {
+    s.video_status = video.status();
     return;
   }
-  s.video = (*first)->info();
+  s.video = (*video)->info();
   s.format = s.video.container;
-  Result<VpdqSignature> vpdq = VpdqHashVideo(**first, options.vpdq);
-  if (!vpdq.ok()) {
-    s.video_status = vpdq.status();
-    return;
-  }
-  s.vpdq = std::move(vpdq->frames);
-  if (!options.tmk) return;
-  Result<std::unique_ptr<VideoDecoder>> second = open();
-  if (!second.ok()) {
-    s.video_status = second.status();
-    return;
-  }
   TmkOptions tmk;
   tmk.open = options.vpdq.open;
-  Result<TmkSignature> signature = TmkHashVideo(**second, tmk);
-  if (!signature.ok()) {
-    s.video_status = signature.status();
+  Result<VideoSignatures> signatures =
+      VideoSignaturesOf(**video, options.vpdq, options.tmk ? &tmk : nullptr);
+  if (!signatures.ok()) {
+    s.video_status = signatures.status();
     return;
   }
-  s.tmk = std::move(*signature);
+  s.vpdq = std::move(signatures->vpdq.frames);
+  if (signatures->tmk) s.tmk = std::move(*signatures->tmk);
 }
 
 }  // namespace

@@ -162,15 +162,23 @@ void PdqfFeature(const uint8_t* rgb, std::ptrdiff_t row_stride, float out[256]) 
   std::memcpy(out, &dct[0][0], 256 * sizeof(float));
 }
 
-Result<TmkSignature> TmkHashVideo(VideoDecoder& video, const TmkOptions& options) {
-  TmkBuilder builder;
+void TmkBuilder::AddVideoFrame(const VideoFrame& f) {
+  float feature[kTmkFeatureDimension];
+  PdqfFeature(f.rgb, f.row_stride, feature);
+  AddFrame(feature);
+}
+
+FrameSampling TmkSampling(const TmkOptions& options) {
   FrameSampling sampling =
       FrameSampling::Resampled(kTmkFramesPerSecond, kTmkFrameSize, kTmkFrameSize);
   sampling.exact_fast_scaler = options.exact_fast_scaler;
-  Status s = video.Sample(sampling, [&](const VideoFrame& f) {
-    float feature[kTmkFeatureDimension];
-    PdqfFeature(f.rgb, f.row_stride, feature);
-    builder.AddFrame(feature);
+  return sampling;
+}
+
+Result<TmkSignature> TmkHashVideo(VideoDecoder& video, const TmkOptions& options) {
+  TmkBuilder builder;
+  Status s = video.Sample(TmkSampling(options), [&](const VideoFrame& f) {
+    builder.AddVideoFrame(f);
     return true;
   });
   if (!s.ok()) return s;

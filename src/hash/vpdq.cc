@@ -56,19 +56,29 @@ int CountMatches(const std::vector<VpdqFrame>& a, const std::vector<VpdqFrame>& 
 
 }  // namespace
 
-Result<VpdqSignature> VpdqHashVideo(VideoDecoder& video, const VpdqOptions& options) {
+Result<FrameSampling> VpdqSampling(const VpdqOptions& options) {
   if ((options.downsample_width > 0) != (options.downsample_height > 0)) {
     return Status::InvalidArgument("vPDQ downsample size needs both width and height");
   }
   FrameSampling sampling = FrameSampling::EverySeconds(options.seconds_per_hash);
   sampling.width = options.downsample_width;
   sampling.height = options.downsample_height;
+  return sampling;
+}
+
+VpdqFrame VpdqHashFrame(const VideoFrame& f) {
+  const RgbView view{f.rgb, f.width, f.height, f.row_stride};
+  const PdqHashes h = PdqHashRgb(view);
+  return VpdqFrame{h.hash, h.quality, f.index, f.timestamp_seconds};
+}
+
+Result<VpdqSignature> VpdqHashVideo(VideoDecoder& video, const VpdqOptions& options) {
+  Result<FrameSampling> sampling = VpdqSampling(options);
+  if (!sampling.ok()) return sampling.status();
   VpdqSignature sig;
   sig.info = video.info();
-  Status s = video.Sample(sampling, [&](const VideoFrame& f) {
-    const RgbView view{f.rgb, f.width, f.height, f.row_stride};
-    const PdqHashes h = PdqHashRgb(view);
-    sig.frames.push_back(VpdqFrame{h.hash, h.quality, f.index, f.timestamp_seconds});
+  Status s = video.Sample(*sampling, [&](const VideoFrame& f) {
+    sig.frames.push_back(VpdqHashFrame(f));
     return true;
   });
   if (!s.ok()) return s;

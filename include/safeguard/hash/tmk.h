@@ -79,6 +79,8 @@ class TmkBuilder {
   TmkBuilder();
   // REQUIRES: 256 floats.
   void AddFrame(const float* feature);
+  // The PDQF feature of a sampled 64x64 frame (TmkSampling's), added.
+  void AddVideoFrame(const VideoFrame& frame);
   // The signature of the frames added so far (normalised as the reference).
   TmkSignature Finish() const;
   int frames() const { return frame_count_; }
@@ -103,6 +105,9 @@ struct TmkOptions {
   // frame; the signature is the same.
   bool exact_fast_scaler = true;
 };
+
+// The frames TMK takes: 15 fps, 64x64, as the reference's ffmpeg pipe.
+FrameSampling TmkSampling(const TmkOptions& options);
 
 // Hashes a video file (15 fps, 64x64, as the reference). Errors: those of
 // VideoDecoder; a video without frames is kCorrupt.

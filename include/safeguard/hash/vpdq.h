@@ -59,6 +59,12 @@ struct VpdqOptions {
   int downsample_height = 0;
 };
 
+// VpdqHashVideo's parts, for decoding once for several fingerprints
+// (VideoSignaturesOf in video_hash.h): the frames vPDQ takes
+// (kInvalidArgument for a half-given downsample size) and one frame's entry.
+Result<FrameSampling> VpdqSampling(const VpdqOptions& options);
+VpdqFrame VpdqHashFrame(const VideoFrame& frame);
+
 // Hashes a video file. Errors: those of VideoDecoder::OpenFile and Sample.
 Result<VpdqSignature> VpdqHashFile(const std::string& path, const VpdqOptions& options);
 // Hashes frames from an open decoder (which is then used up).
