@@ -65,7 +65,8 @@ const std::array<Key, 24>& Keys() {
         "Fingerprint uploaded videos (vPDQ, TMK+PDQF); false: videos get digests only"},
        BoolField{&C::video}},
       {{"hash.video_tmk", "bool", "true|false",
-        "Also compute TMK+PDQF (a second decode of each video) besides vPDQ"},
+        "Also compute TMK+PDQF besides vPDQ (from the same decode; about a third more CPU "
+        "per video)"},
        BoolField{&C::video_tmk}},
       {{"hash.vpdq_seconds", "float", "0.1..60", "Seconds between the video frames vPDQ hashes"},
        FloatField{&C::vpdq_seconds, 0.1, 60}},
