@@ -1,5 +1,6 @@
 // make_video_seeds OUT_DIR: writes tiny video files (a moving gradient, 12
-// frames at 10 fps, 32x24) in the containers and codecs VideoDecoder reads,
+// frames at 10 fps, 32x24; one H.264 clip at 80x72) in the containers and
+// codecs VideoDecoder reads,
 // encoded here with FFmpeg's libraries, as the seed corpus of
 // video_decode_fuzz. fuzz/run.sh runs it at fuzzing time, so no media file is
 // checked in. An encoder this FFmpeg lacks is skipped with a note; the exit
@@ -133,6 +134,10 @@ int main(int argc, char** argv) {
       {"h264-bframes.mp4", "mp4", "libx264", AV_PIX_FMT_YUV420P, 32, 24, 2, 0,
        "preset=veryfast:bframes=2"},
       {"h264-rotated.mp4", "mp4", "libx264", AV_PIX_FMT_YUV420P, 32, 24, 0, 90, "preset=ultrafast"},
+      // Larger than TMK's 64x64 both ways: its frames take the exact fast
+      // scaler rather than swscale.
+      {"h264-80x72.mp4", "mp4", "libx264", AV_PIX_FMT_YUV420P, 80, 72, 2, 0,
+       "preset=veryfast:bframes=2"},
       {"h264.mkv", "matroska", "libx264", AV_PIX_FMT_YUV420P, 32, 24, 2, 0, "preset=veryfast"},
       {"hevc.mp4", "mp4", "libx265", AV_PIX_FMT_YUV420P, 32, 24, 0, 0,
        "preset=ultrafast:x265-params=log-level=none"},

@@ -1,8 +1,9 @@
-// libFuzzer target: arbitrary bytes -> VideoDecoder::OpenBuffer -> Sample.
+// libFuzzer target: arbitrary bytes -> VideoDecoder::OpenBuffer -> SampleEach.
 //
 // Finds memory errors and undefined behaviour (ASan/UBSan) in the demux and
 // decode path (our I/O callbacks, probing, limits, the skipping pre-pass, the
-// constant-rate resampler, conversion and rotation, and the libavformat /
+// constant-rate resampler, several rules in one decode, conversion (the
+// exact fast scaler included) and rotation, and the libavformat /
 // libavcodec / libswscale code they reach), and checks the contracts:
 // failures carry one of the documented codes and a message; opened videos
 // report dimensions within the limits; every sampled frame has pixels of the
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "safeguard/media/video.h"
 
@@ -65,40 +67,49 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Vary the sampling with the input length, not its bytes, so seeds stay
   // valid videos and every input is reproducible on its own: every frame at
   // the decoded size; vPDQ's rule (with skipping) at a reduced size; TMK's
-  // constant-rate frames with and without skipping, rotation applied.
-  safeguard::FrameSampling sampling;
-  switch (size % 4) {
+  // constant-rate frames with and without skipping, rotation applied; and
+  // vPDQ's and TMK's rules from one decode, as `safeguard hash` takes them.
+  std::vector<safeguard::FrameSampling> rules;
+  switch (size % 5) {
     case 0:
-      sampling = safeguard::FrameSampling::EveryFrame();
+      rules.push_back(safeguard::FrameSampling::EveryFrame());
       break;
     case 1:
-      sampling = safeguard::FrameSampling::EverySeconds(0.5);
-      sampling.width = 24;
-      sampling.height = 16;
+      rules.push_back(safeguard::FrameSampling::EverySeconds(0.5));
+      rules.back().width = 24;
+      rules.back().height = 16;
       break;
     case 2:
-      sampling = safeguard::FrameSampling::Resampled(15, 64, 64);
+      rules.push_back(safeguard::FrameSampling::Resampled(15, 64, 64));
+      break;
+    case 3:
+      rules.push_back(safeguard::FrameSampling::Resampled(25, 16, 16));
+      rules.back().skip_unneeded = false;
       break;
     default:
-      sampling = safeguard::FrameSampling::Resampled(25, 16, 16);
-      sampling.skip_unneeded = false;
+      rules.push_back(safeguard::FrameSampling::EverySeconds(1.0));
+      rules.push_back(safeguard::FrameSampling::Resampled(15, 64, 64));
       break;
   }
-  int64_t last_index = -1;
-  const safeguard::Status status = (*video)->Sample(sampling, [&](const safeguard::VideoFrame& f) {
-    Check(f.rgb != nullptr && f.width > 0 && f.height > 0);
-    Check(f.row_stride >= std::ptrdiff_t{3} * f.width);
-    if (sampling.width > 0) Check(f.width == sampling.width && f.height == sampling.height);
-    Check(f.index > last_index);
-    last_index = f.index;
-    // Touch the first and last byte of every row: ASan checks the buffer.
-    unsigned sum = 0;
-    for (int y = 0; y < f.height; ++y) {
-      const uint8_t* row = f.rgb + y * f.row_stride;
-      sum += row[0] + row[3 * f.width - 1];
-    }
-    return sum != ~0u;
-  });
+  std::vector<int64_t> last_index(rules.size(), -1);
+  const safeguard::Status status =
+      (*video)->SampleEach(rules, [&](size_t rule, const safeguard::VideoFrame& f) {
+        Check(rule < rules.size());
+        Check(f.rgb != nullptr && f.width > 0 && f.height > 0);
+        Check(f.row_stride >= std::ptrdiff_t{3} * f.width);
+        if (rules[rule].width > 0) {
+          Check(f.width == rules[rule].width && f.height == rules[rule].height);
+        }
+        Check(f.index > last_index[rule]);
+        last_index[rule] = f.index;
+        // Touch the first and last byte of every row: ASan checks the buffer.
+        unsigned sum = 0;
+        for (int y = 0; y < f.height; ++y) {
+          const uint8_t* row = f.rgb + y * f.row_stride;
+          sum += row[0] + row[3 * f.width - 1];
+        }
+        return sum != ~0u;
+      });
   if (!status.ok()) {
     Check(Documented(status.code()));
     Check(!status.message().empty());
