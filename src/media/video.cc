@@ -433,13 +433,8 @@ Status VideoDecoder::State::Convert(Converter& c, const AVFrame* frame, int64_t 
         (frame->format == AV_PIX_FMT_YUV420P || frame->format == AV_PIX_FMT_YUVJ420P) &&
         media_internal::BestScaleKernel() == media_internal::ScaleKernel::kAvx2) {
       // The colour settings swscale ended up with, whatever set them.
-      int *inv_table = nullptr, *table = nullptr;
-      int dst_range = 0;
       media_internal::ColourDetails colour;
-      if (sws_getColorspaceDetails(c.sws.get(), &inv_table, &colour.src_range, &table, &dst_range,
-                                   &colour.brightness, &colour.contrast, &colour.saturation) >= 0 &&
-          inv_table != nullptr) {
-        std::copy_n(inv_table, 4, colour.inv_table);
+      if (media_internal::ReadColourDetails(c.sws.get(), &colour)) {
         c.fast = media_internal::Yuv420ToRgb24Scaler::Create(frame->width, frame->height, dst_w,
                                                              dst_h, colour);
       }

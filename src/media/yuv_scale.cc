@@ -10,6 +10,10 @@
 #include <cstdlib>
 #include <cstring>
 
+extern "C" {
+#include <libswscale/swscale.h>
+}
+
 namespace safeguard::media_internal {
 namespace {
 
@@ -142,7 +146,8 @@ std::optional<FilterAxis> BicubicFilter(int src_len, int dst_len, int64_t inc, i
       pos[i] -= shift;
       row[src_len - 1 - pos[i]] += acc;
     }
-    if (pos[i] < 0 || pos[i] >= src_len) return std::nullopt;
+    // Inside the source and in order (Scale relies on both).
+    if (pos[i] < 0 || pos[i] >= src_len || (i > 0 && pos[i] < pos[i - 1])) return std::nullopt;
   }
 
   // Normalise to `one`, carrying each tap's rounding error to the next.
@@ -167,6 +172,18 @@ std::optional<FilterAxis> BicubicFilter(int src_len, int dst_len, int64_t inc, i
     }
   }
   return out;
+}
+
+bool ReadColourDetails(SwsContext* sws, ColourDetails* out) {
+  int *inv_table = nullptr, *table = nullptr;
+  int dst_range = 0;
+  if (sws_getColorspaceDetails(sws, &inv_table, &out->src_range, &table, &dst_range,
+                               &out->brightness, &out->contrast, &out->saturation) < 0 ||
+      inv_table == nullptr) {
+    return false;
+  }
+  std::copy_n(inv_table, 4, out->inv_table);
+  return true;
 }
 
 std::string_view ScaleKernelName(ScaleKernel k) {
@@ -333,21 +350,15 @@ std::unique_ptr<Yuv420ToRgb24Scaler> Yuv420ToRgb24Scaler::Create(int src_w, int 
 void Yuv420ToRgb24Scaler::Scale(const uint8_t* const planes[3], const int linesizes[3],
                                 uint8_t* dst, std::ptrdiff_t dst_stride, ScaleKernel kernel) {
   const bool simd = kernel == ScaleKernel::kAvx2;
-  const auto horizontal = simd ? HorizontalAvx2 : HorizontalScalar;
   const auto vertical = simd ? VerticalAvx2 : VerticalScalar;
 
-  // Horizontal pass over every source row some output row uses. The SIMD
+  // Horizontal pass over the source rows some output row uses. The SIMD
   // kernel reads up to 15 bytes past a row's last tap: in place while the
   // next row follows in memory, from a padded copy for the last row.
   auto scale_rows = [&](int plane, const FilterAxis& h, const FilterAxis& v, int width,
                         const std::vector<int16_t>& coeff16, const std::vector<int32_t>& pos8,
                         int taps16, int row_len, std::vector<int16_t>* rows) {
-    int first = v.src_len, last = -1;
-    for (int p : v.pos) {
-      first = std::min(first, p);
-      last = std::max(last, p + v.size - 1);
-    }
-    for (int y = first; y <= last; ++y) {
+    for (int y = v.pos.front(); y < v.pos.back() + v.size; ++y) {
       const uint8_t* src = planes[plane] + static_cast<std::ptrdiff_t>(y) * linesizes[plane];
       int16_t* out = rows->data() + static_cast<size_t>(y) * row_len;
       if (!simd) {
@@ -358,7 +369,7 @@ void Yuv420ToRgb24Scaler::Scale(const uint8_t* const planes[3], const int linesi
         std::memcpy(row_copy_.data(), src, static_cast<size_t>(width));
         src = row_copy_.data();
       }
-      horizontal(src, pos8.data(), coeff16.data(), taps16, static_cast<int>(pos8.size()), out);
+      HorizontalAvx2(src, pos8.data(), coeff16.data(), taps16, static_cast<int>(pos8.size()), out);
     }
   };
   scale_rows(0, luma_h_, luma_v_, src_w_, luma_h16_, luma_pos8_, luma_taps16_, luma_row_,

@@ -4,9 +4,10 @@
 // keeps). swscale stays the reference: `VideoDecoder` uses this only where
 // it reproduces swscale, checks the first frame of every clip against
 // swscale, and the tests compare the two bit for bit on random and real
-// frames. It is faster because its vertical pass and colour conversion are
-// vectorised (swscale's are scalar C for RGB24) and its horizontal pass uses
-// 256-bit registers.
+// frames. It is faster because its vertical pass is vectorised (swscale's
+// is scalar C for RGB24), its horizontal pass uses 256-bit registers with
+// the tap count fixed at compile time, and the RGB lookup is done once per
+// output pixel without swscale's per-line machinery.
 //
 // What is reproduced, step by step (swscale's own arithmetic):
 //  - the filters: `initFilter`'s integer bicubic (B = 0, C = 0.6), its
@@ -26,6 +27,8 @@
 #include <optional>
 #include <string_view>
 #include <vector>
+
+struct SwsContext;  // libswscale's
 
 namespace safeguard::media_internal {
 
@@ -53,6 +56,9 @@ struct ColourDetails {
   int contrast = 1 << 16;
   int saturation = 1 << 16;
 };
+
+// The colour settings `sws` converts with; false if it will not say.
+bool ReadColourDetails(SwsContext* sws, ColourDetails* out);
 
 enum class ScaleKernel { kScalar, kAvx2 };
 std::string_view ScaleKernelName(ScaleKernel k);

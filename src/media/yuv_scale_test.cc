@@ -99,9 +99,7 @@ bool CompareWithSwscale(std::mt19937& rng, const Case& c) {
   sws_setColorspaceDetails(sws, sws_getCoefficients(c.colorspace), c.range, table, dst_range,
                            brightness, contrast, saturation);
   ColourDetails colour;
-  sws_getColorspaceDetails(sws, &inv_table, &colour.src_range, &table, &dst_range,
-                           &colour.brightness, &colour.contrast, &colour.saturation);
-  std::copy_n(inv_table, 4, colour.inv_table);
+  EXPECT_TRUE(ReadColourDetails(sws, &colour));
 
   const std::ptrdiff_t stride = (3 * static_cast<std::ptrdiff_t>(c.dst_w) + 63) & ~63;
   std::vector<uint8_t> want(static_cast<size_t>(stride) * c.dst_h + 64, 0);
